@@ -1,0 +1,102 @@
+namespace Presence;
+
+/// <summary>
+/// The presence engine: the host's client API feeds it device signals and explicit settings, and it
+/// decides each user's presence, when it changed enough to tell anyone, and who may see it.
+/// </summary>
+/// <remarks>
+/// <para>Device signals (<see cref="Heartbeat"/>, <see cref="ReportActivity"/> and the rest) are synchronous and
+/// cheap: a heartbeat that changes nothing does not allocate. They are for local users only and throw
+/// <see cref="ArgumentException"/> for a user of another server, an empty device ID or bad values.</para>
+/// <para>Call <see cref="StartAsync"/> once before anything else; it loads what the store holds.
+/// Calls made before it completes throw <see cref="InvalidOperationException"/>.</para>
+/// </remarks>
+public interface IPresenceEngine : IAsyncDisposable
+{
+    /// <summary>Loads persisted presence and starts the engine's timers. Idempotent.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>A task that completes when the engine accepts calls.</returns>
+    ValueTask StartAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records that a device is syncing (connected). Call when a sync request starts and when it ends; a
+    /// device that neither syncs nor acts for the sync timeout is dropped. A new device starts in the user's
+    /// last requested state.
+    /// </summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    /// <param name="setPresence">The sync request's <c>set_presence</c>, if given: the device's state from now on.</param>
+    void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null);
+
+    /// <summary>
+    /// Records a pro-active event from a device (sending a message, for example): the user's last-active time
+    /// moves to now, an idle device stops being idle, and an unavailable device comes back online.
+    /// </summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    void ReportActivity(UserId user, string deviceId);
+
+    /// <summary>
+    /// Records once that a device has been idle for <paramref name="idleFor"/>. The engine infers when idleness
+    /// began and keeps it current without further messages; the device counts as unavailable until it is
+    /// active again or <see cref="CancelIdle"/> is called.
+    /// </summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    /// <param name="idleFor">How long the device has been idle; zero or more.</param>
+    void ReportIdle(UserId user, string deviceId, TimeSpan idleFor);
+
+    /// <summary>Ends a device's idleness: the user is back at it, which counts as activity.</summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    void CancelIdle(UserId user, string deviceId);
+
+    /// <summary>Records what kind of device this is; watchers see the kinds of a user's connected devices.</summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    /// <param name="kind">Exactly one kind.</param>
+    void SetDeviceKind(UserId user, string deviceId, DeviceKinds kind);
+
+    /// <summary>Drops a device at once (logout, closed connection).</summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    void Disconnect(UserId user, string deviceId);
+
+    /// <summary>
+    /// Sets a user's presence explicitly (<c>PUT /presence/{userId}/status</c>): the device's state becomes
+    /// <paramref name="state"/> and the status message is replaced — <see langword="null"/> or empty clears it.
+    /// Setting online or busy counts as activity; unavailable and offline keep the old last-active time.
+    /// </summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device the request came from.</param>
+    /// <param name="state">Online, unavailable, offline, or busy when enabled.</param>
+    /// <param name="statusMessage">The new status message.</param>
+    /// <returns>The user's presence after the change.</returns>
+    PresenceSnapshot SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage);
+
+    /// <summary>
+    /// Reads <paramref name="target"/>'s presence on behalf of <paramref name="viewer"/>. Allowed when they are the
+    /// same user or share a room; otherwise <see cref="PresenceReadResult.NotAllowed"/>. A user about whom nothing
+    /// is known reads as <see cref="PresenceState.Unknown"/>.
+    /// </summary>
+    /// <param name="viewer">Who asks.</param>
+    /// <param name="target">Whose presence.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The result.</returns>
+    ValueTask<PresenceReadResult> GetPresenceAsync(UserId viewer, UserId target, CancellationToken cancellationToken = default);
+
+    /// <summary>Opens a local user's feed of the presence changes they may see.</summary>
+    /// <param name="viewer">The local user.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <returns>The subscription; dispose it to close.</returns>
+    ValueTask<IPresenceSubscription> SubscribeAsync(UserId viewer, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Tells the engine that <paramref name="user"/> joined or left a room. The engine forgets what it cached for
+    /// the user and their co-members, and each newly visible pair of users receives the other's current presence.
+    /// </summary>
+    /// <param name="user">The user whose rooms changed.</param>
+    /// <param name="cancellationToken">Cancels the update.</param>
+    /// <returns>A task that completes when caches and deliveries are updated.</returns>
+    ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default);
+}

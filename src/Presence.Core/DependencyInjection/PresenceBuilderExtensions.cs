@@ -1,0 +1,48 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Presence;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses the store and membership view of the presence engine.</summary>
+public static class PresenceBuilderExtensions
+{
+    /// <summary>Uses <typeparamref name="TStore"/> as the store, replacing the in-memory default.</summary>
+    /// <typeparam name="TStore">The store type, resolved as a singleton.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UseStore<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TStore>(this IPresenceBuilder builder)
+        where TStore : class, IPresenceStore
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.RemoveAll<IPresenceStore>();
+        builder.Services.AddSingleton<IPresenceStore, TStore>();
+        return builder;
+    }
+
+    /// <summary>Uses <typeparamref name="TView"/> as the membership view.</summary>
+    /// <typeparam name="TView">The view type, resolved as a singleton.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UseMembershipView<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TView>(this IPresenceBuilder builder)
+        where TView : class, IMembershipView
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.RemoveAll<IMembershipView>();
+        builder.Services.AddSingleton<IMembershipView, TView>();
+        return builder;
+    }
+
+    /// <summary>Uses an existing membership view instance.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="view">The view.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UseMembershipView(this IPresenceBuilder builder, IMembershipView view)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(view);
+        builder.Services.RemoveAll<IMembershipView>();
+        builder.Services.AddSingleton(view);
+        return builder;
+    }
+}

@@ -1,0 +1,169 @@
+namespace Presence.Internal;
+
+/// <summary>Device signals and explicit settings from the host's client API.</summary>
+internal sealed partial class DefaultPresenceEngine
+{
+    private const int MaxDeviceIdLength = 255;
+
+    public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null)
+    {
+        ValidateDevice(user, deviceId);
+        if (setPresence is { } state)
+        {
+            ValidateSettable(state, nameof(setPresence));
+        }
+
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.Heartbeat(user, deviceId, setPresence, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    public void ReportActivity(UserId user, string deviceId)
+    {
+        ValidateDevice(user, deviceId);
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.Activity(user, deviceId, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    public void ReportIdle(UserId user, string deviceId, TimeSpan idleFor)
+    {
+        ValidateDevice(user, deviceId);
+        if (idleFor < TimeSpan.Zero)
+        {
+            Reject("negative_idle", "a negative idle duration");
+            throw new ArgumentOutOfRangeException(nameof(idleFor), idleFor, "An idle duration cannot be negative.");
+        }
+
+        long idleMs = idleFor >= TimeSpan.FromDays(3650) ? long.MaxValue : (long)idleFor.TotalMilliseconds;
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.Idle(user, deviceId, idleMs, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    public void CancelIdle(UserId user, string deviceId) => ReportActivity(user, deviceId);
+
+    public void SetDeviceKind(UserId user, string deviceId, DeviceKinds kind)
+    {
+        ValidateDevice(user, deviceId);
+        if (kind is not (DeviceKinds.Standard or DeviceKinds.Mobile or DeviceKinds.Web or DeviceKinds.Limited))
+        {
+            Reject("bad_device_kind", "a device kind that is not exactly one kind");
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "A device has exactly one kind: Standard, Mobile, Web or Limited.");
+        }
+
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.SetKind(user, deviceId, kind, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    public void Disconnect(UserId user, string deviceId)
+    {
+        ValidateDevice(user, deviceId);
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.Disconnect(user, deviceId, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    public PresenceSnapshot SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage)
+    {
+        ValidateDevice(user, deviceId);
+        ValidateSettable(state, nameof(state));
+        if (statusMessage is not null && statusMessage.Length > _options.MaxStatusMessageLength)
+        {
+            Reject("status_too_long", "a status message over the length limit");
+            throw new ArgumentException(
+                $"The status message is {statusMessage.Length} characters long; at most {_options.MaxStatusMessageLength} are allowed (PresenceOptions.MaxStatusMessageLength).",
+                nameof(statusMessage));
+        }
+
+        PresenceSnapshot result;
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _table.SetPresence(user, deviceId, state, string.IsNullOrEmpty(statusMessage) ? null : statusMessage, now);
+            _table.TryFind(user, out int index);
+            result = _table.Read(index, now);
+            misses = AfterChangeLocked(now);
+        }
+
+        ResolveMembershipMisses(misses);
+        return result;
+    }
+
+    private void ValidateDevice(UserId user, string deviceId)
+    {
+        if (user.IsEmpty)
+        {
+            Reject("empty_user", "an empty user ID");
+            throw new ArgumentException("A user ID is required.", nameof(user));
+        }
+
+        if (!user.IsOn(_server))
+        {
+            Reject("foreign_user", "a device signal for a user of another server");
+            throw new ArgumentException($"The user {user} is not a user of this server ({_server}); only local users' presence can be set here.", nameof(user));
+        }
+
+        if (string.IsNullOrEmpty(deviceId) || deviceId.Length > MaxDeviceIdLength)
+        {
+            Reject("bad_device_id", "a missing or over-long device ID");
+            ArgumentNullException.ThrowIfNull(deviceId);
+            throw new ArgumentException($"A device ID must be 1 to {MaxDeviceIdLength} characters long.", nameof(deviceId));
+        }
+    }
+
+    private void ValidateSettable(PresenceState state, string parameterName)
+    {
+        switch (state)
+        {
+            case PresenceState.Online or PresenceState.Unavailable or PresenceState.Offline:
+                return;
+            case PresenceState.Busy when _options.EnableBusy:
+                return;
+            case PresenceState.Busy:
+                Reject("busy_disabled", "busy presence while it is disabled");
+                throw new ArgumentException("Busy presence is not enabled on this server (PresenceOptions.EnableBusy).", parameterName);
+            default:
+                Reject("bad_state", "a state that cannot be set");
+                throw new ArgumentException($"The state {state} cannot be set; use online, unavailable or offline.", parameterName);
+        }
+    }
+}

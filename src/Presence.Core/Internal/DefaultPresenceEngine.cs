@@ -1,0 +1,251 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Presence.Internal;
+
+/// <summary>
+/// The engine's shell around the deterministic <see cref="UserTable"/>: one lock, the clock, one timer for
+/// every deadline, local delivery, the membership cache and write-behind persistence. Decisions are made
+/// under the lock; calls into the host (membership view, store) happen outside it.
+/// </summary>
+internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTableObserver
+{
+    private const int Created = 0;
+    private const int Running = 1;
+    private const int Disposed = 2;
+
+    private readonly Lock _lock = new();
+    private readonly PresenceOptions _options;
+    private readonly ServerName _server;
+    private readonly IMembershipView _membership;
+    private readonly IPresenceStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly PresenceInstruments _metrics;
+    private readonly UserTable _table;
+    private readonly ITimer _timer;
+    private readonly Channel<int> _dirty = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _saveDeadline;
+
+    private int _state;
+    private Task? _startTask;
+    private Task _writer = Task.CompletedTask;
+    private long _armedDue = UserTable.NoDeadline;
+    private long _lastNow = long.MinValue;
+
+    public DefaultPresenceEngine(
+        PresenceOptions options,
+        IMembershipView membership,
+        IPresenceStore store,
+        TimeProvider timeProvider,
+        ILoggerFactory loggerFactory,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory)
+    {
+        _options = options;
+        _server = options.ServerName;
+        _membership = membership;
+        _store = store;
+        _time = timeProvider;
+        _logger = loggerFactory.CreateLogger("Presence.Core");
+        _table = new UserTable(options, this);
+        _coMembers = new Dictionary<UserId, IReadOnlySet<UserId>>();
+        _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount);
+        _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _saveDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+    }
+
+    public ValueTask StartAsync(CancellationToken cancellationToken = default)
+    {
+        Task start;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_state == Disposed, this);
+            if (_state == Running)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            start = _startTask ??= StartCoreAsync(cancellationToken);
+        }
+
+        return new ValueTask(start);
+    }
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        var records = new List<PresenceRecord>();
+        try
+        {
+            await foreach (var record in _store.LoadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                records.Add(record);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.StoreLoadFailed(_logger, ex);
+            _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "load"));
+            lock (_lock)
+            {
+                _startTask = null; // let the host retry
+            }
+
+            throw;
+        }
+
+        int loaded = 0;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_state == Disposed, this);
+            foreach (var record in records)
+            {
+                if (record.User.IsOn(_server))
+                {
+                    _table.Load(record);
+                    loaded++;
+                }
+                else
+                {
+                    Reject("stored_foreign_user", "the store returned a user of another server");
+                }
+            }
+
+            _state = Running;
+            _writer = WriteBehindAsync();
+        }
+
+        Log.EngineStarted(_logger, _server.Value, loaded);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<Subscription> subscriptions;
+        lock (_lock)
+        {
+            if (_state == Disposed)
+            {
+                return;
+            }
+
+            _state = Disposed;
+            subscriptions = [.. _subscribers.Values.SelectMany(static list => list)];
+            _subscribers.Clear();
+            _subscriptionCount = 0;
+        }
+
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        foreach (var subscription in subscriptions)
+        {
+            subscription.Close();
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _saveDeadline.CancelAfter(_options.ShutdownTimeout);
+        _dirty.Writer.TryComplete();
+        try
+        {
+            await _writer.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.StoreSaveAbandoned(_logger, 0, ex);
+        }
+
+        _metrics.Dispose();
+        _stopping.Dispose();
+        _saveDeadline.Dispose();
+        Log.EngineStopped(_logger);
+    }
+
+    /// <summary>The current time in Unix milliseconds, never earlier than a time already used. Lock held.</summary>
+    private long Now()
+    {
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (now < _lastNow)
+        {
+            return _lastNow;
+        }
+
+        _lastNow = now;
+        return now;
+    }
+
+    private void ThrowIfNotRunning()
+    {
+        if (_state != Running)
+        {
+            ObjectDisposedException.ThrowIf(_state == Disposed, this);
+            throw new InvalidOperationException("The presence engine has not been started; await StartAsync() first.");
+        }
+    }
+
+    /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take pending membership lookups.</summary>
+    private List<UserId>? AfterChangeLocked(long now)
+    {
+        long next = _table.NextDeadline;
+        if (next < _armedDue)
+        {
+            _armedDue = next;
+            _timer.Change(TimeSpan.FromMilliseconds(Math.Max(0, next - now)), Timeout.InfiniteTimeSpan);
+        }
+
+        return TakeMembershipMissesLocked();
+    }
+
+    private void OnTimer()
+    {
+        try
+        {
+            List<UserId>? misses;
+            lock (_lock)
+            {
+                if (_state != Running)
+                {
+                    return;
+                }
+
+                long now = Now();
+                _armedDue = UserTable.NoDeadline;
+                _table.Expire(now);
+                misses = AfterChangeLocked(now);
+            }
+
+            ResolveMembershipMisses(misses);
+        }
+        catch (Exception ex)
+        {
+            Log.TimerCallbackFailed(_logger, ex);
+        }
+    }
+
+    void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot)
+    {
+        _metrics.Publications.Add(1);
+        DeliverLocked(snapshot);
+    }
+
+    void IUserTableObserver.OnDirty(int index) => _dirty.Writer.TryWrite(index);
+
+    void IUserTableObserver.OnDeviceDropped(DropReason reason)
+    {
+        string tag = reason switch
+        {
+            DropReason.SyncTimeout => "sync_timeout",
+            DropReason.BusyTimeout => "busy_timeout",
+            DropReason.Disconnect => "disconnect",
+            _ => "device_cap",
+        };
+        _metrics.DevicesDropped.Add(1, new KeyValuePair<string, object?>("reason", tag));
+        if (reason == DropReason.DeviceCap)
+        {
+            Log.DeviceCapReached(_logger, _options.MaxDevicesPerUser);
+        }
+    }
+
+    private void Reject(string reason, string description)
+    {
+        _metrics.InputsRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        Log.InputRejected(_logger, description);
+    }
+}

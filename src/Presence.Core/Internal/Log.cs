@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Logging;
+
+namespace Presence.Internal;
+
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Presence engine started for {ServerName} with {UserCount} users loaded from the store.")]
+    public static partial void EngineStarted(ILogger logger, string serverName, int userCount);
+
+    [LoggerMessage(2, LogLevel.Error, "Loading presence from the store failed.")]
+    public static partial void StoreLoadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Warning, "Saving {RecordCount} presence records failed; retrying in {RetryDelay}.")]
+    public static partial void StoreSaveFailed(ILogger logger, int recordCount, TimeSpan retryDelay, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Error, "Presence engine stopped with {RecordCount} records not saved: the store did not accept them in time.")]
+    public static partial void StoreSaveAbandoned(ILogger logger, int recordCount, Exception? exception);
+
+    [LoggerMessage(5, LogLevel.Error, "A presence timer callback failed; the engine continues.")]
+    public static partial void TimerCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Warning, "The membership view failed; presence of the affected user is not delivered until the next change.")]
+    public static partial void MembershipLookupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Warning, "A user reached the cap of {MaxDevices} connected devices; the least recently seen device was dropped.")]
+    public static partial void DeviceCapReached(ILogger logger, int maxDevices);
+
+    [LoggerMessage(8, LogLevel.Debug, "Rejected presence input: {Reason}.")]
+    public static partial void InputRejected(ILogger logger, string reason);
+
+    [LoggerMessage(9, LogLevel.Information, "Presence engine stopped.")]
+    public static partial void EngineStopped(ILogger logger);
+}

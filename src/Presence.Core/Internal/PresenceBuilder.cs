@@ -1,0 +1,13 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Presence.Internal;
+
+internal sealed class PresenceBuilder(IServiceCollection services) : IPresenceBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}
+
+internal sealed class PresenceOptionsConfiguration(Action<PresenceOptions> configure)
+{
+    public Action<PresenceOptions> Configure { get; } = configure;
+}

@@ -1,0 +1,68 @@
+using System.Text;
+
+namespace Presence.Internal;
+
+/// <summary>Checks every option and the rules between them; one message lists every problem, each naming its option.</summary>
+internal static class PresenceOptionsValidator
+{
+    public static void ThrowIfInvalid(PresenceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new StringBuilder();
+        void Fail(string message) => errors.Append(errors.Length == 0 ? string.Empty : " ").Append(message);
+
+        if (options.ServerName.IsEmpty)
+        {
+            Fail("PresenceOptions.ServerName must be set to this homeserver's name.");
+        }
+
+        Positive(options.IdleTimeout, nameof(PresenceOptions.IdleTimeout), Fail);
+        Positive(options.SyncTimeout, nameof(PresenceOptions.SyncTimeout), Fail);
+        Positive(options.BusyTimeout, nameof(PresenceOptions.BusyTimeout), Fail);
+        Positive(options.LastActiveGranularity, nameof(PresenceOptions.LastActiveGranularity), Fail);
+        Positive(options.ShutdownTimeout, nameof(PresenceOptions.ShutdownTimeout), Fail);
+
+        if (options.IdleTimeout <= options.LastActiveGranularity)
+        {
+            Fail($"PresenceOptions.IdleTimeout ({options.IdleTimeout}) must be longer than PresenceOptions.LastActiveGranularity ({options.LastActiveGranularity}).");
+        }
+
+        if (options.BusyTimeout < options.SyncTimeout)
+        {
+            Fail($"PresenceOptions.BusyTimeout ({options.BusyTimeout}) must be at least PresenceOptions.SyncTimeout ({options.SyncTimeout}).");
+        }
+
+        if (options.ClientBatchWindow < TimeSpan.Zero || options.ClientBatchWindow > PresenceOptions.MaxClientBatchWindow)
+        {
+            Fail($"PresenceOptions.ClientBatchWindow ({options.ClientBatchWindow}) must be between zero and {PresenceOptions.MaxClientBatchWindow}.");
+        }
+
+        if (options.MaxStatusMessageLength is < 1 or > 65536)
+        {
+            Fail($"PresenceOptions.MaxStatusMessageLength ({options.MaxStatusMessageLength}) must be between 1 and 65536.");
+        }
+
+        if (options.MaxDevicesPerUser is < 1 or > 255)
+        {
+            Fail($"PresenceOptions.MaxDevicesPerUser ({options.MaxDevicesPerUser}) must be between 1 and 255.");
+        }
+
+        if (options.MembershipCacheCapacity < 1)
+        {
+            Fail($"PresenceOptions.MembershipCacheCapacity ({options.MembershipCacheCapacity}) must be at least 1.");
+        }
+
+        if (errors.Length > 0)
+        {
+            throw new ArgumentException(errors.ToString(), nameof(options));
+        }
+    }
+
+    private static void Positive(TimeSpan value, string name, Action<string> fail)
+    {
+        if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(365))
+        {
+            fail($"PresenceOptions.{name} ({value}) must be greater than zero and at most 365 days.");
+        }
+    }
+}

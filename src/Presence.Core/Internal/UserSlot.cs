@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Presence.Internal;
+
+/// <summary>One connected device of a user. Times are Unix milliseconds; <see cref="UserTable.NoTime"/> when unknown.</summary>
+[StructLayout(LayoutKind.Auto)]
+internal struct DeviceSlot
+{
+    public string Id;
+    public long LastSync;
+    public long LastActivity;
+    public PresenceState Requested;
+    public DeviceKinds Kind;
+    public bool Idle;
+}
+
+/// <summary>
+/// Everything the engine holds about one user, stored inline in <see cref="UserTable"/>'s array so that a
+/// tracked user costs one array element and one dictionary entry. The first device is inline; a user with
+/// more devices gets an overflow array.
+/// </summary>
+[StructLayout(LayoutKind.Auto)]
+internal struct UserSlot
+{
+    public UserId User;
+    public string? StatusMessage;
+
+    /// <summary>The most recent activity of devices no longer connected (or loaded from the store).</summary>
+    public long LastActive;
+
+    /// <summary>The last-active time last published.</summary>
+    public long PublishedLastActive;
+
+    /// <summary>The earliest deadline queued for this user, never later than its true next deadline.</summary>
+    public long ScheduledDue;
+
+    public DeviceSlot Device0;
+    public DeviceSlot[]? MoreDevices;
+    public byte DeviceCount;
+    public PresenceState Requested;
+    public PresenceState PublishedState;
+    public DeviceKinds PublishedKinds;
+    public bool PublishedActive;
+    public bool Dirty;
+}

@@ -1,0 +1,578 @@
+using System.Diagnostics;
+
+namespace Presence.Internal;
+
+/// <summary>Why a device was dropped; the tag of <see cref="PresenceMetrics.DevicesDropped"/>.</summary>
+internal enum DropReason
+{
+    SyncTimeout,
+    BusyTimeout,
+    Disconnect,
+    DeviceCap,
+}
+
+/// <summary>What the table tells its owner, always while the owner's lock is held.</summary>
+internal interface IUserTableObserver
+{
+    /// <summary>A change that matters was decided for the user at <paramref name="index"/>.</summary>
+    void OnPublished(int index, PresenceSnapshot snapshot);
+
+    /// <summary>The user's persisted fields changed (the first time since the last save).</summary>
+    void OnDirty(int index);
+
+    /// <summary>A device was dropped.</summary>
+    void OnDeviceDropped(DropReason reason);
+}
+
+/// <summary>
+/// The deterministic core: every user's devices, the aggregation and publication rules, and the
+/// deadlines that drive timeouts. Plain synchronous code with no I/O, no clock and no lock: the caller
+/// passes the time in Unix milliseconds and serializes calls.
+/// </summary>
+/// <remarks>
+/// Deadlines are lazy. Each user has at most one live entry in a min-heap, at <see cref="UserSlot.ScheduledDue"/>,
+/// which is never later than the user's true next deadline. Inputs that push a deadline later (a heartbeat,
+/// an activity) touch nothing but the device; when the early entry fires, the user is re-evaluated and
+/// re-queued at its true deadline. A heartbeat therefore costs one dictionary lookup and one store.
+/// </remarks>
+internal sealed class UserTable
+{
+    public const long NoTime = long.MinValue;
+    public const long NoDeadline = long.MaxValue;
+
+    private readonly Dictionary<UserId, int> _index;
+    private readonly PriorityQueue<int, long> _deadlines = new();
+    private readonly IUserTableObserver _observer;
+    private readonly long _idleMs;
+    private readonly long _syncMs;
+    private readonly long _busyMs;
+    private readonly long _granularityMs;
+    private readonly int _maxDevices;
+    private UserSlot[] _slots;
+    private int _count;
+
+    public UserTable(PresenceOptions options, IUserTableObserver observer, int initialCapacity = 16)
+    {
+        _observer = observer;
+        _idleMs = (long)options.IdleTimeout.TotalMilliseconds;
+        _syncMs = (long)options.SyncTimeout.TotalMilliseconds;
+        _busyMs = (long)options.BusyTimeout.TotalMilliseconds;
+        _granularityMs = (long)options.LastActiveGranularity.TotalMilliseconds;
+        _maxDevices = options.MaxDevicesPerUser;
+        _slots = new UserSlot[Math.Max(initialCapacity, 4)];
+        _index = new Dictionary<UserId, int>(initialCapacity);
+    }
+
+    public int Count => _count;
+
+    public int ConnectedDevices { get; private set; }
+
+    public long Heartbeats { get; private set; }
+
+    /// <summary>Gets the earliest queued deadline (possibly stale), or <see cref="NoDeadline"/>.</summary>
+    public long NextDeadline => _deadlines.TryPeek(out _, out long due) ? due : NoDeadline;
+
+    public int DeadlineQueueLength => _deadlines.Count;
+
+    public ref UserSlot this[int index] => ref _slots[index];
+
+    public bool TryFind(UserId user, out int index) => _index.TryGetValue(user, out index);
+
+    /// <summary>Restores a user from the store. Only before any input for that user.</summary>
+    public void Load(PresenceRecord record)
+    {
+        int index = GetOrAdd(record.User);
+        ref UserSlot u = ref _slots[index];
+        u.Requested = record.RequestedState;
+        u.StatusMessage = record.StatusMessage;
+        u.LastActive = record.LastActive is { } at ? at.ToUnixTimeMilliseconds() : NoTime;
+        u.PublishedState = PresenceState.Offline;
+        u.PublishedLastActive = u.LastActive;
+        u.PublishedKinds = DeviceKinds.None;
+        u.PublishedActive = false;
+    }
+
+    public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence, long now)
+    {
+        Heartbeats++;
+        if (_index.TryGetValue(user, out int index))
+        {
+            ref UserSlot u = ref _slots[index];
+            if (u.ScheduledDue > now)
+            {
+                int di = FindDevice(ref u, deviceId);
+                if (di >= 0)
+                {
+                    ref DeviceSlot d = ref Device(ref u, di);
+                    if (setPresence is null || setPresence.GetValueOrDefault() == d.Requested)
+                    {
+                        // The overwhelmingly common input: nothing changes, nothing is published.
+                        d.LastSync = now;
+                        return;
+                    }
+                }
+            }
+        }
+
+        index = Prepare(user, now);
+        ref UserSlot slot = ref _slots[index];
+        int device = FindDevice(ref slot, deviceId);
+        if (device < 0)
+        {
+            device = AddDevice(index, deviceId, setPresence, now);
+        }
+        else
+        {
+            ref DeviceSlot d = ref Device(ref slot, device);
+            d.LastSync = now;
+            if (setPresence is { } requested && requested != d.Requested)
+            {
+                Request(index, ref d, requested, now, explicitSet: false);
+            }
+        }
+
+        Evaluate(index, now, force: false);
+    }
+
+    public void Activity(UserId user, string deviceId, long now)
+    {
+        int index = Prepare(user, now);
+        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
+        d.LastActivity = now;
+        d.Idle = false;
+        if (d.Requested == PresenceState.Unavailable)
+        {
+            Request(index, ref d, PresenceState.Online, now, explicitSet: false);
+        }
+
+        Evaluate(index, now, force: false);
+    }
+
+    public void Idle(UserId user, string deviceId, long idleForMs, long now)
+    {
+        int index = Prepare(user, now);
+        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
+        d.Idle = true;
+        d.LastActivity = now - Math.Min(idleForMs, Math.Max(now, 0));
+        Evaluate(index, now, force: false);
+    }
+
+    public void SetKind(UserId user, string deviceId, DeviceKinds kind, long now)
+    {
+        int index = Prepare(user, now);
+        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
+        d.Kind = kind;
+        Evaluate(index, now, force: false);
+    }
+
+    public void Disconnect(UserId user, string deviceId, long now)
+    {
+        if (!_index.ContainsKey(user))
+        {
+            return;
+        }
+
+        int index = Prepare(user, now);
+        ref UserSlot u = ref _slots[index];
+        int device = FindDevice(ref u, deviceId);
+        if (device >= 0)
+        {
+            RemoveDevice(ref u, device, DropReason.Disconnect);
+            Evaluate(index, now, force: false);
+        }
+    }
+
+    public void SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage, long now)
+    {
+        int index = Prepare(user, now);
+        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
+        Request(index, ref d, state, now, explicitSet: true);
+        ref UserSlot u = ref _slots[index];
+        bool statusChanged = !string.Equals(u.StatusMessage, statusMessage, StringComparison.Ordinal);
+        if (statusChanged)
+        {
+            u.StatusMessage = statusMessage;
+            MarkDirty(index);
+        }
+
+        Evaluate(index, now, force: statusChanged);
+    }
+
+    /// <summary>Applies every deadline due at <paramref name="now"/>, in order.</summary>
+    public void Expire(long now)
+    {
+        while (_deadlines.TryPeek(out int index, out long due) && due <= now)
+        {
+            _deadlines.Dequeue();
+            ref UserSlot u = ref _slots[index];
+            if (u.ScheduledDue != due)
+            {
+                continue; // superseded by an earlier entry that already ran
+            }
+
+            u.ScheduledDue = NoDeadline;
+            Evaluate(index, now, force: false);
+        }
+    }
+
+    /// <summary>The user's presence as of <paramref name="now"/>, applying anything due first.</summary>
+    public PresenceSnapshot Read(int index, long now)
+    {
+        ref UserSlot u = ref _slots[index];
+        if (u.ScheduledDue <= now)
+        {
+            Evaluate(index, now, force: false);
+        }
+
+        var aggregate = Aggregate(ref u, now, out _);
+        return ToSnapshot(ref u, aggregate.State, aggregate.LastActive, aggregate.Active, aggregate.Kinds);
+    }
+
+    /// <summary>What was last published for the user.</summary>
+    public PresenceSnapshot Published(int index)
+    {
+        ref UserSlot u = ref _slots[index];
+        return ToSnapshot(ref u, u.PublishedState, u.PublishedLastActive, u.PublishedActive, u.PublishedKinds);
+    }
+
+    /// <summary>The record to persist for the user; clears its dirty mark.</summary>
+    public PresenceRecord TakeRecord(int index, long now)
+    {
+        ref UserSlot u = ref _slots[index];
+        u.Dirty = false;
+        long lastActive = Aggregate(ref u, now, out _).LastActive;
+        return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToTime(lastActive));
+    }
+
+    public void MarkDirty(int index)
+    {
+        ref UserSlot u = ref _slots[index];
+        if (!u.Dirty)
+        {
+            u.Dirty = true;
+            _observer.OnDirty(index);
+        }
+    }
+
+    private int GetOrAdd(UserId user)
+    {
+        if (_index.TryGetValue(user, out int index))
+        {
+            return index;
+        }
+
+        if (_count == _slots.Length)
+        {
+            Array.Resize(ref _slots, _slots.Length * 2);
+        }
+
+        index = _count++;
+        _slots[index] = new UserSlot
+        {
+            User = user,
+            LastActive = NoTime,
+            PublishedLastActive = NoTime,
+            ScheduledDue = NoDeadline,
+            Requested = PresenceState.Online,
+            PublishedState = PresenceState.Unknown,
+        };
+        _index.Add(user, index);
+        return index;
+    }
+
+    /// <summary>Finds or creates the user and drops devices whose time is up, so an input never revives a device that timed out.</summary>
+    private int Prepare(UserId user, long now)
+    {
+        int index = GetOrAdd(user);
+        ref UserSlot u = ref _slots[index];
+        if (u.ScheduledDue <= now)
+        {
+            DropExpired(ref u, now);
+        }
+
+        return index;
+    }
+
+    private ref DeviceSlot FindOrAddDevice(int index, string deviceId, long now)
+    {
+        ref UserSlot u = ref _slots[index];
+        int device = FindDevice(ref u, deviceId);
+        if (device < 0)
+        {
+            device = AddDevice(index, deviceId, null, now);
+        }
+
+        return ref Device(ref _slots[index], device);
+    }
+
+    private static int FindDevice(ref UserSlot u, string deviceId)
+    {
+        int count = u.DeviceCount;
+        if (count == 0)
+        {
+            return -1;
+        }
+
+        if (ReferenceEquals(u.Device0.Id, deviceId) || string.Equals(u.Device0.Id, deviceId, StringComparison.Ordinal))
+        {
+            return 0;
+        }
+
+        var more = u.MoreDevices;
+        for (int i = 1; i < count; i++)
+        {
+            if (string.Equals(more![i - 1].Id, deviceId, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static ref DeviceSlot Device(ref UserSlot u, int i)
+    {
+        if (i == 0)
+        {
+            return ref u.Device0;
+        }
+
+        return ref u.MoreDevices![i - 1];
+    }
+
+    private int AddDevice(int index, string deviceId, PresenceState? requested, long now)
+    {
+        ref UserSlot u = ref _slots[index];
+        if (u.DeviceCount >= _maxDevices)
+        {
+            RemoveDevice(ref u, LeastRecentlySeen(ref u), DropReason.DeviceCap);
+        }
+
+        var state = requested ?? u.Requested;
+        if (requested is { } explicitState && explicitState != u.Requested)
+        {
+            u.Requested = explicitState;
+            MarkDirty(index);
+        }
+
+        var device = new DeviceSlot
+        {
+            Id = deviceId,
+            LastSync = now,
+            LastActivity = state is PresenceState.Online or PresenceState.Busy ? now : NoTime,
+            Requested = state,
+            Kind = DeviceKinds.Standard,
+        };
+
+        int position = u.DeviceCount;
+        if (position == 0)
+        {
+            u.Device0 = device;
+        }
+        else
+        {
+            u.MoreDevices ??= new DeviceSlot[2];
+            if (position - 1 == u.MoreDevices.Length)
+            {
+                Array.Resize(ref u.MoreDevices, u.MoreDevices.Length * 2);
+            }
+
+            u.MoreDevices[position - 1] = device;
+        }
+
+        u.DeviceCount++;
+        ConnectedDevices++;
+        return position;
+    }
+
+    private static int LeastRecentlySeen(ref UserSlot u)
+    {
+        int oldest = 0;
+        long oldestSeen = long.MaxValue;
+        for (int i = 0; i < u.DeviceCount; i++)
+        {
+            ref DeviceSlot d = ref Device(ref u, i);
+            long seen = Math.Max(d.LastSync, d.LastActivity);
+            if (seen < oldestSeen)
+            {
+                oldestSeen = seen;
+                oldest = i;
+            }
+        }
+
+        return oldest;
+    }
+
+    private void RemoveDevice(ref UserSlot u, int i, DropReason reason)
+    {
+        ref DeviceSlot gone = ref Device(ref u, i);
+        if (gone.LastActivity > u.LastActive)
+        {
+            u.LastActive = gone.LastActivity;
+        }
+
+        int last = u.DeviceCount - 1;
+        if (i != last)
+        {
+            gone = Device(ref u, last);
+        }
+
+        Device(ref u, last) = default;
+        u.DeviceCount--;
+        if (u.DeviceCount <= 1)
+        {
+            u.MoreDevices = null;
+        }
+
+        ConnectedDevices--;
+        _observer.OnDeviceDropped(reason);
+    }
+
+    private void DropExpired(ref UserSlot u, long now)
+    {
+        for (int i = u.DeviceCount - 1; i >= 0; i--)
+        {
+            ref DeviceSlot d = ref Device(ref u, i);
+            bool busy = d.Requested == PresenceState.Busy;
+            long seen = Math.Max(d.LastSync, d.LastActivity);
+            if (now - seen >= (busy ? _busyMs : _syncMs))
+            {
+                RemoveDevice(ref u, i, busy ? DropReason.BusyTimeout : DropReason.SyncTimeout);
+            }
+        }
+    }
+
+    /// <summary>A device's state changes; online and busy count as activity, the others keep the old last-active time.</summary>
+    private void Request(int index, ref DeviceSlot d, PresenceState state, long now, bool explicitSet)
+    {
+        bool wasActiveState = d.Requested is PresenceState.Online or PresenceState.Busy;
+        d.Requested = state;
+        if (state is PresenceState.Online or PresenceState.Busy && (explicitSet || !wasActiveState))
+        {
+            d.LastActivity = now;
+            d.Idle = false;
+        }
+
+        ref UserSlot u = ref _slots[index];
+        if (u.Requested != state)
+        {
+            u.Requested = state;
+            MarkDirty(index);
+        }
+    }
+
+    private readonly record struct Aggregated(PresenceState State, long LastActive, bool Active, DeviceKinds Kinds);
+
+    private Aggregated Aggregate(ref UserSlot u, long now, out long next)
+    {
+        next = NoDeadline;
+        var state = PresenceState.Offline;
+        long lastActive = u.LastActive;
+        var kinds = DeviceKinds.None;
+        for (int i = 0; i < u.DeviceCount; i++)
+        {
+            ref DeviceSlot d = ref Device(ref u, i);
+            var effective = d.Requested;
+            if (effective == PresenceState.Online)
+            {
+                if (d.Idle || d.LastActivity == NoTime || now - d.LastActivity >= _idleMs)
+                {
+                    effective = PresenceState.Unavailable;
+                }
+                else
+                {
+                    next = Math.Min(next, d.LastActivity + _idleMs);
+                }
+            }
+
+            if (effective > state)
+            {
+                state = effective;
+            }
+
+            if (d.LastActivity > lastActive)
+            {
+                lastActive = d.LastActivity;
+            }
+
+            kinds |= d.Kind;
+            long seen = Math.Max(d.LastSync, d.LastActivity);
+            next = Math.Min(next, seen + (d.Requested == PresenceState.Busy ? _busyMs : _syncMs));
+        }
+
+        bool active = state == PresenceState.Online && lastActive != NoTime && now - lastActive < _granularityMs;
+        if (active)
+        {
+            next = Math.Min(next, lastActive + _granularityMs);
+        }
+
+        return new Aggregated(state, lastActive, active, kinds);
+    }
+
+    private void Evaluate(int index, long now, bool force)
+    {
+        ref UserSlot u = ref _slots[index];
+        DropExpired(ref u, now);
+        var a = Aggregate(ref u, now, out long next);
+
+        bool publish = force || a.State != u.PublishedState || a.Kinds != u.PublishedKinds;
+        if (!publish)
+        {
+            bool jumped = Jumped(a.LastActive, u.PublishedLastActive);
+            publish = a.State == PresenceState.Online
+                ? a.Active != u.PublishedActive || (!a.Active && jumped)
+                : jumped;
+        }
+
+        if (publish)
+        {
+            bool lastActiveChanged = a.LastActive != u.PublishedLastActive;
+            u.PublishedState = a.State;
+            u.PublishedLastActive = a.LastActive;
+            u.PublishedActive = a.Active;
+            u.PublishedKinds = a.Kinds;
+            if (lastActiveChanged)
+            {
+                MarkDirty(index);
+            }
+
+            _observer.OnPublished(index, ToSnapshot(ref u, a.State, a.LastActive, a.Active, a.Kinds));
+        }
+
+        if (next != NoDeadline)
+        {
+            Debug.Assert(next > now, "A deadline computed at 'now' lies in the future.");
+            Schedule(index, Math.Max(next, now + 1));
+        }
+    }
+
+    private bool Jumped(long lastActive, long published)
+    {
+        if (lastActive == published)
+        {
+            return false;
+        }
+
+        if (lastActive == NoTime || published == NoTime)
+        {
+            return true;
+        }
+
+        return Math.Abs(lastActive - published) > _granularityMs;
+    }
+
+    private void Schedule(int index, long due)
+    {
+        ref UserSlot u = ref _slots[index];
+        if (due < u.ScheduledDue)
+        {
+            u.ScheduledDue = due;
+            _deadlines.Enqueue(index, due);
+        }
+    }
+
+    private static PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds)
+        => new(u.User, state, u.StatusMessage, ToTime(lastActive), active, kinds);
+
+    private static DateTimeOffset? ToTime(long unixMs) => unixMs == NoTime ? null : DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+}

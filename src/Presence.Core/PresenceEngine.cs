@@ -1,0 +1,40 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Presence.Internal;
+
+namespace Presence;
+
+/// <summary>Creates presence engines without a dependency-injection container.</summary>
+public static class PresenceEngine
+{
+    /// <summary>Creates an engine. Call <see cref="IPresenceEngine.StartAsync"/> before using it and dispose it when done.</summary>
+    /// <param name="options">The options; validated, then copied (later changes have no effect).</param>
+    /// <param name="membership">The host's view of who shares rooms with whom.</param>
+    /// <param name="store">Where presence is persisted; a new <see cref="InMemoryPresenceStore"/> when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Where logs go; nowhere when <see langword="null"/>.</param>
+    /// <param name="meterFactory">Creates the engine's meter; a meter of its own when <see langword="null"/>.</param>
+    /// <returns>The engine, not yet started.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="membership"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names each one at fault.</exception>
+    public static IPresenceEngine Create(
+        PresenceOptions options,
+        IMembershipView membership,
+        IPresenceStore? store = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(membership);
+        PresenceOptionsValidator.ThrowIfInvalid(options);
+        return new DefaultPresenceEngine(
+            options.Clone(),
+            membership,
+            store ?? new InMemoryPresenceStore(),
+            timeProvider ?? TimeProvider.System,
+            loggerFactory ?? NullLoggerFactory.Instance,
+            meterFactory);
+    }
+}

@@ -1,0 +1,87 @@
+namespace Presence;
+
+/// <summary>
+/// Options of the presence engine. Defaults follow Synapse, the most used implementation; every rule is
+/// configurable. <see cref="PresenceEngine.Create"/> validates them and names the option at fault.
+/// </summary>
+public sealed class PresenceOptions
+{
+    /// <summary>The default <see cref="IdleTimeout"/>: five minutes.</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>The default <see cref="SyncTimeout"/>: thirty seconds.</summary>
+    public static readonly TimeSpan DefaultSyncTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The default <see cref="BusyTimeout"/>: one hour.</summary>
+    public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>The default <see cref="LastActiveGranularity"/>: one minute.</summary>
+    public static readonly TimeSpan DefaultLastActiveGranularity = TimeSpan.FromMinutes(1);
+
+    /// <summary>The default <see cref="ClientBatchWindow"/>: ten seconds, the lower end of seed 000's range.</summary>
+    public static readonly TimeSpan DefaultClientBatchWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default <see cref="MaxStatusMessageLength"/>.</summary>
+    public const int DefaultMaxStatusMessageLength = 1024;
+
+    /// <summary>The default <see cref="MaxDevicesPerUser"/>.</summary>
+    public const int DefaultMaxDevicesPerUser = 64;
+
+    /// <summary>The default <see cref="MembershipCacheCapacity"/>.</summary>
+    public const int DefaultMembershipCacheCapacity = 100_000;
+
+    /// <summary>The default <see cref="ShutdownTimeout"/>: five seconds.</summary>
+    public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest delivery window accepted: one minute (seed 000: "10 seconds to a minute").</summary>
+    public static readonly TimeSpan MaxClientBatchWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>Gets or sets this homeserver's name. Only its users' presence can be set here. Required.</summary>
+    /// <value>There is no default; it must be set.</value>
+    public ServerName ServerName { get; set; }
+
+    /// <summary>Gets or sets how long an online device may go without activity before it counts as unavailable.</summary>
+    /// <value>The default value is five minutes. Must be longer than <see cref="LastActiveGranularity"/>.</value>
+    public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
+
+    /// <summary>Gets or sets how long a device may go without a sync or activity before it is dropped.</summary>
+    /// <value>The default value is thirty seconds.</value>
+    public TimeSpan SyncTimeout { get; set; } = DefaultSyncTimeout;
+
+    /// <summary>Gets or sets how long a busy device may go without a sync or activity before it is dropped.</summary>
+    /// <value>The default value is one hour. Must be at least <see cref="SyncTimeout"/>.</value>
+    public TimeSpan BusyTimeout { get; set; } = DefaultBusyTimeout;
+
+    /// <summary>
+    /// Gets or sets the last-active granularity: a user counts as currently active while their last activity is
+    /// younger than this, and last-active changes smaller than this are not published.
+    /// </summary>
+    /// <value>The default value is one minute.</value>
+    public TimeSpan LastActiveGranularity { get; set; } = DefaultLastActiveGranularity;
+
+    /// <summary>Gets or sets whether the busy state (MSC3026, <c>org.matrix.msc3026.busy</c>) may be set.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool EnableBusy { get; set; }
+
+    /// <summary>Gets or sets how long changes are gathered before a batch goes to a local user's subscription; zero delivers at once.</summary>
+    /// <value>The default value is ten seconds; at most one minute.</value>
+    public TimeSpan ClientBatchWindow { get; set; } = DefaultClientBatchWindow;
+
+    /// <summary>Gets or sets the longest status message accepted, in UTF-16 code units.</summary>
+    /// <value>The default value is 1024.</value>
+    public int MaxStatusMessageLength { get; set; } = DefaultMaxStatusMessageLength;
+
+    /// <summary>Gets or sets how many devices a user may have connected; beyond it the least recently seen device is dropped.</summary>
+    /// <value>The default value is 64; at most 255.</value>
+    public int MaxDevicesPerUser { get; set; } = DefaultMaxDevicesPerUser;
+
+    /// <summary>Gets or sets how many users' room co-members the engine caches from the membership view.</summary>
+    /// <value>The default value is 100,000.</value>
+    public int MembershipCacheCapacity { get; set; } = DefaultMembershipCacheCapacity;
+
+    /// <summary>Gets or sets how long disposal waits for pending store writes.</summary>
+    /// <value>The default value is five seconds.</value>
+    public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
+
+    internal PresenceOptions Clone() => (PresenceOptions)MemberwiseClone();
+}
