@@ -51,7 +51,10 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="deviceId">The device.</param>
     void CancelIdle(UserId user, string deviceId);
 
-    /// <summary>Records what kind of device this is; watchers see the kinds of a user's connected devices.</summary>
+    /// <summary>
+    /// Records what kind of device this is; watchers see the kinds of a user's connected devices. Called before
+    /// the device's first <see cref="Heartbeat"/>, it connects the device with its kind in one change.
+    /// </summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
     /// <param name="kind">Exactly one kind.</param>

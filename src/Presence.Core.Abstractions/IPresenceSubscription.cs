@@ -2,8 +2,9 @@ namespace Presence;
 
 /// <summary>
 /// A local user's feed of the presence changes they may see, delivered in batches: at most one batch per
-/// delivery window, holding the latest state of each user that changed in it. The first batch holds the
-/// current presence of everyone visible. Dispose it when the client goes away; that frees everything it held.
+/// delivery window, holding the latest state of each user that changed in it. The first batch is ready at
+/// once and holds the current presence of the viewer and everyone visible who has any (it may be empty).
+/// Dispose it when the client goes away; that frees everything it held.
 /// </summary>
 public interface IPresenceSubscription : IAsyncDisposable
 {

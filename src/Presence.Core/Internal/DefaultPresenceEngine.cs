@@ -66,7 +66,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                 return ValueTask.CompletedTask;
             }
 
-            start = _startTask ??= StartCoreAsync(cancellationToken);
+            if (_startTask is null || _startTask.IsFaulted || _startTask.IsCanceled)
+            {
+                _startTask = StartCoreAsync(cancellationToken); // a failed start may be retried
+            }
+
+            start = _startTask;
         }
 
         return new ValueTask(start);
@@ -74,6 +79,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
 
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
+        await Task.Yield(); // the store is host code: never call it under the lock
         var records = new List<PresenceRecord>();
         try
         {
@@ -86,11 +92,6 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         {
             Log.StoreLoadFailed(_logger, ex);
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "load"));
-            lock (_lock)
-            {
-                _startTask = null; // let the host retry
-            }
-
             throw;
         }
 

@@ -124,19 +124,11 @@ internal sealed class Subscription : IPresenceSubscription
     /// <summary>Delivers the first batch at once: the current presence of everyone visible.</summary>
     internal void DeliverInitial(List<PresenceSnapshot> snapshots)
     {
-        if (snapshots.Count == 0)
-        {
-            return;
-        }
-
         lock (_lock)
         {
-            foreach (var snapshot in snapshots)
-            {
-                _pending[snapshot.User] = snapshot;
-            }
-
-            FlushLocked();
+            // Always written, even empty, so a host's initial sync can wait for it; the channel is empty here.
+            _channel.Writer.TryWrite(snapshots.ToArray());
+            _batches.Add(1);
         }
     }
 

@@ -153,7 +153,14 @@ internal sealed class UserTable
         int index = Prepare(user, now);
         ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
         d.Idle = true;
-        d.LastActivity = now - Math.Min(idleForMs, Math.Max(now, 0));
+
+        // Idleness began idleFor ago, but never after the last activity this engine saw: a repeated or
+        // understated report must not make an idle user look recently active.
+        long idleSince = now - Math.Min(idleForMs, Math.Max(now, 0));
+        if (d.LastActivity == NoTime || idleSince < d.LastActivity)
+        {
+            d.LastActivity = idleSince;
+        }
         Evaluate(index, now, force: false);
     }
 

@@ -1,0 +1,87 @@
+using Microsoft.Extensions.DependencyInjection;
+using NSubstitute;
+using Presence.Testing;
+
+namespace Presence.Core.Tests.DependencyInjection;
+
+[CancelAfter(10_000)]
+public sealed class PresenceServiceCollectionExtensionsTests
+{
+    [Test]
+    public async Task AddPresence_WithView_ResolvesAWorkingSingletonEngine()
+    {
+        var clock = new ManualTimeProvider();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddPresence(o => o.ServerName = ServerName.Parse("example.org")).UseMembershipView(new InMemoryMembershipView());
+        await using var provider = services.BuildServiceProvider();
+
+        var engine = provider.GetRequiredService<IPresenceEngine>();
+        await engine.StartAsync();
+        var alice = UserId.Parse("@alice:example.org");
+        engine.Heartbeat(alice, "D1");
+        clock.Advance(TimeSpan.FromSeconds(30));
+
+        Assert.That(provider.GetRequiredService<IPresenceEngine>(), Is.SameAs(engine));
+        Assert.That(provider.GetRequiredService<IPresenceStore>(), Is.InstanceOf<InMemoryPresenceStore>());
+        Assert.That((await engine.GetPresenceAsync(alice, alice)).Presence.State, Is.EqualTo(PresenceState.Offline), "the registered clock drives the engine");
+    }
+
+    [Test]
+    public async Task AddPresence_WithoutView_FailsWithAClearMessage()
+    {
+        var services = new ServiceCollection();
+        services.AddPresence(o => o.ServerName = ServerName.Parse("example.org"));
+        await using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IPresenceEngine>());
+
+        Assert.That(error!.Message, Does.Contain("UseMembershipView"));
+    }
+
+    [Test]
+    public async Task AddPresence_Twice_RegistersOnceAndAppliesBothConfigurations()
+    {
+        var services = new ServiceCollection();
+        services.AddPresence(o => o.ServerName = ServerName.Parse("example.org"));
+        services.AddPresence(o => o.EnableBusy = true).UseMembershipView<InMemoryMembershipView>();
+        await using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<PresenceOptions>();
+
+        Assert.That(services.Count(d => d.ServiceType == typeof(IPresenceEngine)), Is.EqualTo(1));
+        Assert.That(options.ServerName.Value, Is.EqualTo("example.org"));
+        Assert.That(options.EnableBusy, Is.True);
+    }
+
+    [Test]
+    public async Task UseStore_ReplacesTheInMemoryDefault()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(Substitute.For<IMembershipView>());
+        services.AddPresence(o => o.ServerName = ServerName.Parse("example.org")).UseStore<RecordingStore>();
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.That(provider.GetRequiredService<IPresenceStore>(), Is.InstanceOf<RecordingStore>());
+        Assert.That(services.Count(d => d.ServiceType == typeof(IPresenceStore)), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void AddPresence_InvalidOptions_FailOnResolveNamingTheOption()
+    {
+        var services = new ServiceCollection();
+        services.AddPresence().UseMembershipView(new InMemoryMembershipView());
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<ArgumentException>(() => provider.GetRequiredService<IPresenceEngine>());
+
+        Assert.That(error!.Message, Does.Contain("PresenceOptions.ServerName"));
+    }
+
+    private sealed class RecordingStore : IPresenceStore
+    {
+        public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
+    }
+}

@@ -1,0 +1,90 @@
+using Presence.Testing;
+
+namespace Presence.Core.Tests;
+
+/// <summary>An engine on a manual clock, an in-memory membership view and store, and a metrics collector.</summary>
+internal sealed class EngineHarness : IAsyncDisposable
+{
+    public static readonly ServerName Server = ServerName.Parse("example.org");
+    public static readonly TimeSpan SyncEvery = TimeSpan.FromSeconds(20);
+
+    private EngineHarness(IPresenceEngine engine, ManualTimeProvider clock, InMemoryMembershipView rooms, InMemoryPresenceStore store, MetricsCollector metrics)
+    {
+        Engine = engine;
+        Clock = clock;
+        Rooms = rooms;
+        Store = store;
+        Metrics = metrics;
+    }
+
+    public IPresenceEngine Engine { get; }
+
+    public ManualTimeProvider Clock { get; }
+
+    public InMemoryMembershipView Rooms { get; }
+
+    public InMemoryPresenceStore Store { get; }
+
+    public MetricsCollector Metrics { get; }
+
+    public long Publications => Metrics.Total(PresenceMetrics.Publications);
+
+    public DateTimeOffset Now => Clock.GetUtcNow();
+
+    public static UserId User(string localpart) => UserId.Parse($"@{localpart}:example.org");
+
+    public static async Task<EngineHarness> StartAsync(
+        Action<PresenceOptions>? configure = null,
+        InMemoryPresenceStore? store = null,
+        ManualTimeProvider? clock = null,
+        InMemoryMembershipView? rooms = null)
+    {
+        var options = new PresenceOptions { ServerName = Server, ClientBatchWindow = TimeSpan.FromSeconds(10) };
+        configure?.Invoke(options);
+        clock ??= new ManualTimeProvider();
+        rooms ??= new InMemoryMembershipView();
+        store ??= new InMemoryPresenceStore();
+        var metrics = new MetricsCollector();
+        var engine = PresenceEngine.Create(options, rooms, store, clock, meterFactory: metrics);
+        await engine.StartAsync();
+        return new EngineHarness(engine, clock, rooms, store, metrics);
+    }
+
+    public void Advance(TimeSpan delta) => Clock.Advance(delta);
+
+    /// <summary>Lets <paramref name="total"/> pass while the devices keep syncing every <see cref="SyncEvery"/>.</summary>
+    public void SyncFor(TimeSpan total, UserId user, params string[] devices)
+    {
+        while (total > TimeSpan.Zero)
+        {
+            var step = total < SyncEvery ? total : SyncEvery;
+            Advance(step);
+            total -= step;
+            foreach (var device in devices)
+            {
+                Engine.Heartbeat(user, device);
+            }
+        }
+    }
+
+    public async Task<PresenceSnapshot> ReadAsync(UserId user) => (await Engine.GetPresenceAsync(user, user)).Presence;
+
+    public async Task ShareRoomAsync(string roomId, params UserId[] users)
+    {
+        foreach (var user in users)
+        {
+            Rooms.Join(roomId, user);
+        }
+
+        foreach (var user in users)
+        {
+            await Engine.MembershipChangedAsync(user);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Engine.DisposeAsync();
+        Metrics.Dispose();
+    }
+}

@@ -1,0 +1,143 @@
+using NSubstitute;
+using NSubstitute.ExceptionExtensions;
+using Presence.Testing;
+using static Presence.Core.Tests.EngineHarness;
+
+namespace Presence.Core.Tests.Internal;
+
+[CancelAfter(10_000)]
+public sealed class PersistenceTests
+{
+    private static readonly UserId Alice = User("alice");
+
+    [Test]
+    public async Task Restart_OnTheSameStore_RecoversRequestedStateStatusAndLastActive()
+    {
+        var store = new InMemoryPresenceStore();
+        var clock = new ManualTimeProvider();
+        var start = clock.GetUtcNow();
+        await using (var first = await StartAsync(store: store, clock: clock))
+        {
+            first.Engine.Heartbeat(Alice, "D1");
+            first.SyncFor(TimeSpan.FromSeconds(10), Alice, "D1");
+            first.Engine.SetPresence(Alice, "D1", PresenceState.Unavailable, "away");
+        }
+
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await using var second = await StartAsync(store: store, clock: clock);
+        var recovered = await second.ReadAsync(Alice);
+        second.Engine.Heartbeat(Alice, "D2");
+        var reconnected = await second.ReadAsync(Alice);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(recovered.State, Is.EqualTo(PresenceState.Offline), "no device is connected after a restart");
+            Assert.That(recovered.StatusMessage, Is.EqualTo("away"));
+            Assert.That(recovered.LastActive, Is.EqualTo(start));
+            Assert.That(reconnected.State, Is.EqualTo(PresenceState.Unavailable), "a new device adopts the requested state");
+            Assert.That(reconnected.StatusMessage, Is.EqualTo("away"));
+        });
+    }
+
+    [TestCase(0)]
+    [TestCase(100)]
+    public async Task Heartbeats_DoNotWriteToTheStore(int extraHeartbeats)
+    {
+        var store = new CountingStore();
+        var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+        await engine.StartAsync();
+
+        engine.Heartbeat(Alice, "D1");
+        for (int i = 0; i < extraHeartbeats; i++)
+        {
+            engine.Heartbeat(Alice, "D1");
+        }
+
+        await engine.DisposeAsync();
+
+        Assert.That(store.RecordsSaved, Is.EqualTo(1), "coming online is saved once; heartbeats add nothing");
+    }
+
+    [Test]
+    public async Task SaveFailure_IsRetriedWithBackoff_AndTheLatestStateIsSaved()
+    {
+        var saved = new TaskCompletionSource<PresenceRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        var store = Substitute.For<IPresenceStore>();
+        store.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(AsyncEnumerable.Empty<PresenceRecord>());
+        store.SaveAsync(Arg.Any<IReadOnlyList<PresenceRecord>>(), Arg.Any<CancellationToken>()).Returns(call =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw new InvalidOperationException("database down");
+            }
+
+            saved.TrySetResult(call.Arg<IReadOnlyList<PresenceRecord>>().Single());
+            return ValueTask.CompletedTask;
+        });
+        var clock = new ManualTimeProvider();
+        var metrics = new MetricsCollector();
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics);
+        await engine.StartAsync();
+
+        engine.SetPresence(Alice, "D1", PresenceState.Online, "v1");
+        engine.SetPresence(Alice, "D1", PresenceState.Online, "v2");
+        for (int i = 0; i < 10_000 && !saved.Task.IsCompleted; i++)
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Yield();
+        }
+
+        var record = await saved.Task;
+        Assert.Multiple(() =>
+        {
+            Assert.That(record.StatusMessage, Is.EqualTo("v2"));
+            Assert.That(record.RequestedState, Is.EqualTo(PresenceState.Online));
+            Assert.That(metrics.Total(PresenceMetrics.StoreFailures, "save"), Is.GreaterThanOrEqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task Dispose_FlushesPendingWrites()
+    {
+        var store = new InMemoryPresenceStore();
+        var h = await StartAsync(store: store);
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Unavailable, "saved on shutdown");
+
+        await h.DisposeAsync();
+
+        Assert.That(store.TryGet(Alice, out var record), Is.True);
+        Assert.That(record!.StatusMessage, Is.EqualTo("saved on shutdown"));
+        Assert.That(record.RequestedState, Is.EqualTo(PresenceState.Unavailable));
+    }
+
+    [Test]
+    public async Task Start_StoreFails_ThrowsAndCanBeRetried()
+    {
+        var store = Substitute.For<IPresenceStore>();
+        store.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(
+            _ => throw new InvalidOperationException("no database"),
+            _ => AsyncEnumerable.Empty<PresenceRecord>());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await engine.StartAsync());
+        await engine.StartAsync();
+
+        Assert.DoesNotThrow(() => engine.Heartbeat(Alice, "D1"));
+    }
+
+    private sealed class CountingStore : IPresenceStore
+    {
+        private int _recordsSaved;
+
+        public int RecordsSaved => _recordsSaved;
+
+        public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken)
+        {
+            Interlocked.Add(ref _recordsSaved, records.Count);
+            return ValueTask.CompletedTask;
+        }
+
+        public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
+    }
+}
