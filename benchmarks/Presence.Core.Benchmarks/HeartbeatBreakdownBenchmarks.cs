@@ -8,28 +8,20 @@ namespace Presence.Benchmarks;
 /// deterministic table (index, device, store the sync time), and the engine (validation, lock, clock, timer check).
 /// </summary>
 [MemoryDiagnoser]
-public class HeartbeatBreakdownBenchmarks
+public class HeartbeatBreakdownBenchmarks : MillionUsersBenchmark
 {
-    private const int Batch = 1_000;
     private readonly long _now = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
-    private TrackedUsers _users = null!;
     private UserTable _table = null!;
-    private int _next;
 
-    [GlobalSetup]
-    public void Setup()
+    public override void Setup()
     {
-        _users = new TrackedUsers(new FrozenTimeProvider());
-        _users.ConnectAll();
+        base.Setup();
         _table = new UserTable(new PresenceOptions { ServerName = ServerName.Parse("example.org") }, new NoObserver());
         for (int i = 0; i < TrackedUsers.Count; i++)
         {
-            _table.Heartbeat(_users.Users[i], _users.Devices[i], null, _now);
+            _table.Heartbeat(Users.Users[i], Users.Devices[i], null, _now);
         }
     }
-
-    [GlobalCleanup]
-    public void Cleanup() => _users.Engine.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
     public int IndexLookup()
@@ -38,7 +30,7 @@ public class HeartbeatBreakdownBenchmarks
         int start = NextStart();
         for (int i = start; i < start + Batch; i++)
         {
-            _table.TryFind(_users.Users[i], out int index);
+            _table.TryFind(Users.Users[i], out int index);
             sum += index;
         }
 
@@ -51,27 +43,16 @@ public class HeartbeatBreakdownBenchmarks
         int start = NextStart();
         for (int i = start; i < start + Batch; i++)
         {
-            _table.Heartbeat(_users.Users[i], _users.Devices[i], null, _now);
+            _table.Heartbeat(Users.Users[i], Users.Devices[i], null, _now);
         }
     }
 
     [Benchmark(OperationsPerInvoke = Batch)]
     public void EngineHeartbeat()
     {
-        var engine = _users.Engine;
-        int start = NextStart();
-        for (int i = start; i < start + Batch; i++)
-        {
-            engine.Heartbeat(_users.Users[i], _users.Devices[i]);
-        }
+        HeartbeatBatch();
     }
 
-    private int NextStart()
-    {
-        int start = _next;
-        _next = start + Batch >= TrackedUsers.Count ? 0 : start + Batch;
-        return start;
-    }
 
     private sealed class NoObserver : IUserTableObserver
     {
