@@ -10,6 +10,7 @@ public sealed class ManualTimeProvider : TimeProvider
     /// <summary>The default start: 2026-01-01T00:00:00Z.</summary>
     public static readonly DateTimeOffset DefaultStart = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(4294967294);
     private readonly Lock _lock = new();
     private readonly List<ManualTimer> _timers = [];
     private DateTimeOffset _now;
@@ -121,6 +122,17 @@ public sealed class ManualTimeProvider : TimeProvider
 
     private void Schedule(ManualTimer timer, TimeSpan dueTime, TimeSpan period)
     {
+        // The limits System.Threading.Timer enforces, so code that passes here also runs on the real clock.
+        if (dueTime != Timeout.InfiniteTimeSpan && dueTime > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dueTime), dueTime, "A timer's due time can be at most 4294967294 ms.");
+        }
+
+        if (period != Timeout.InfiniteTimeSpan && period > MaxTimerDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(period), period, "A timer's period can be at most 4294967294 ms.");
+        }
+
         lock (_lock)
         {
             timer.Due = dueTime == Timeout.InfiniteTimeSpan ? null : _now + (dueTime < TimeSpan.Zero ? TimeSpan.Zero : dueTime);

@@ -5,11 +5,15 @@ namespace Presence.Internal;
 /// <summary>Who sees whom: the membership cache, reads, local subscriptions and their fan-out.</summary>
 internal sealed partial class DefaultPresenceEngine
 {
-    private readonly Dictionary<UserId, IReadOnlySet<UserId>> _coMembers;
+    private readonly Dictionary<UserId, HashSet<UserId>> _coMembers;
+    private readonly Queue<UserId> _coMembersOrder = new();
     private readonly Dictionary<UserId, List<Subscription>> _subscribers = [];
     private readonly HashSet<UserId> _lookupsInFlight = [];
     private List<UserId>? _membershipMisses;
     private int _subscriptionCount;
+
+    /// <summary>Bumped by every membership change, so a lookup that raced one is not cached.</summary>
+    private long _membershipGeneration;
 
     public async ValueTask<PresenceReadResult> GetPresenceAsync(UserId viewer, UserId target, CancellationToken cancellationToken = default)
     {
@@ -102,25 +106,22 @@ internal sealed partial class DefaultPresenceEngine
     public async ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default)
     {
         RequireUser(user, nameof(user));
-        IReadOnlySet<UserId>? previous;
+        HashSet<UserId>? previous;
         lock (_lock)
         {
             ThrowIfNotRunning();
+            _membershipGeneration++;
             _coMembers.Remove(user, out previous);
-            if (previous is not null)
-            {
-                foreach (var other in previous)
-                {
-                    _coMembers.Remove(other);
-                }
-            }
+            InvalidateCoMembersOfLocked(user, previous);
         }
 
-        var current = await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false);
+        var current = Copy(await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false));
         List<UserId>? misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
+            _membershipGeneration++;
+            InvalidateCoMembersOfLocked(user, previous);
             CacheCoMembersLocked(user, current);
             long now = Now();
             _subscribers.TryGetValue(user, out var mine);
@@ -131,7 +132,7 @@ internal sealed partial class DefaultPresenceEngine
                     continue;
                 }
 
-                _coMembers.Remove(other);
+                _coMembers.Remove(other); // their sets now include the user
                 if (_subscriptionCount == 0 || (previous is not null && previous.Contains(other)))
                 {
                     continue;
@@ -153,6 +154,40 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         ResolveMembershipMisses(misses);
+    }
+
+    /// <summary>
+    /// Forgets every cached set that may hold <paramref name="user"/>: those of its previous co-members when known,
+    /// otherwise every set that contains it (a scan, only when the user's own set was not cached).
+    /// </summary>
+    private void InvalidateCoMembersOfLocked(UserId user, HashSet<UserId>? previous)
+    {
+        if (previous is not null)
+        {
+            foreach (var other in previous)
+            {
+                _coMembers.Remove(other);
+            }
+
+            return;
+        }
+
+        List<UserId>? stale = null;
+        foreach (var (owner, set) in _coMembers)
+        {
+            if (set.Contains(user))
+            {
+                (stale ??= []).Add(owner);
+            }
+        }
+
+        if (stale is not null)
+        {
+            foreach (var owner in stale)
+            {
+                _coMembers.Remove(owner);
+            }
+        }
     }
 
     internal void Unsubscribe(Subscription subscription)
@@ -193,7 +228,7 @@ internal sealed partial class DefaultPresenceEngine
         FanOutLocked(coMembers, snapshot);
     }
 
-    private void FanOutLocked(IReadOnlySet<UserId> coMembers, PresenceSnapshot snapshot)
+    private void FanOutLocked(HashSet<UserId> coMembers, PresenceSnapshot snapshot)
     {
         var user = snapshot.User;
         if (coMembers.Count <= _subscribers.Count)
@@ -250,35 +285,38 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
+        long generation;
+        lock (_lock)
+        {
+            generation = _membershipGeneration;
+        }
+
         foreach (var user in users)
         {
-            ValueTask<IReadOnlySet<UserId>> lookup;
             try
             {
-                lookup = _membership.GetUsersSharingRoomAsync(user, CancellationToken.None);
+                var lookup = _membership.GetUsersSharingRoomAsync(user, CancellationToken.None);
+                if (lookup.IsCompletedSuccessfully)
+                {
+                    DeliverAfterLookup(user, Copy(lookup.Result), generation);
+                }
+                else
+                {
+                    _ = DeliverAfterLookupAsync(user, lookup, generation);
+                }
             }
             catch (Exception ex)
             {
                 LookupFailed(user, ex);
-                continue;
-            }
-
-            if (lookup.IsCompletedSuccessfully)
-            {
-                DeliverAfterLookup(user, lookup.Result);
-            }
-            else
-            {
-                _ = DeliverAfterLookupAsync(user, lookup);
             }
         }
     }
 
-    private async Task DeliverAfterLookupAsync(UserId user, ValueTask<IReadOnlySet<UserId>> lookup)
+    private async Task DeliverAfterLookupAsync(UserId user, ValueTask<IReadOnlySet<UserId>> lookup, long generation)
     {
         try
         {
-            DeliverAfterLookup(user, await lookup.ConfigureAwait(false));
+            DeliverAfterLookup(user, Copy(await lookup.ConfigureAwait(false)), generation);
         }
         catch (Exception ex)
         {
@@ -286,7 +324,7 @@ internal sealed partial class DefaultPresenceEngine
         }
     }
 
-    private void DeliverAfterLookup(UserId user, IReadOnlySet<UserId> coMembers)
+    private void DeliverAfterLookup(UserId user, HashSet<UserId> coMembers, long generation)
     {
         lock (_lock)
         {
@@ -296,7 +334,11 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             }
 
-            CacheCoMembersLocked(user, coMembers);
+            if (generation == _membershipGeneration)
+            {
+                CacheCoMembersLocked(user, coMembers);
+            }
+
             if (_subscriptionCount > 0 && _table.TryFind(user, out int index))
             {
                 FanOutLocked(coMembers, _table.Published(index));
@@ -335,39 +377,67 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>The users sharing a room with <paramref name="user"/>, from the cache or else the view.</summary>
-    private async ValueTask<IReadOnlySet<UserId>> GetCoMembersAsync(UserId user, CancellationToken cancellationToken)
+    private async ValueTask<HashSet<UserId>> GetCoMembersAsync(UserId user, CancellationToken cancellationToken)
     {
+        long generation;
         lock (_lock)
         {
             if (_coMembers.TryGetValue(user, out var cached))
             {
                 return cached;
             }
+
+            generation = _membershipGeneration;
         }
 
-        var fresh = await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false);
+        var fresh = Copy(await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false));
         lock (_lock)
         {
-            CacheCoMembersLocked(user, fresh);
+            if (generation == _membershipGeneration)
+            {
+                CacheCoMembersLocked(user, fresh);
+            }
         }
 
         return fresh;
     }
 
-    private void CacheCoMembersLocked(UserId user, IReadOnlySet<UserId> coMembers)
+    /// <summary>The engine keeps its own copy: a host that later changes the set it returned cannot corrupt the cache.</summary>
+    private static HashSet<UserId> Copy(IReadOnlySet<UserId> set)
     {
-        if (_coMembers.Count >= _options.MembershipCacheCapacity && !_coMembers.ContainsKey(user))
+        ArgumentNullException.ThrowIfNull(set);
+        return [.. set];
+    }
+
+    /// <summary>Caches a set, evicting the oldest entry (first cached) when full.</summary>
+    private void CacheCoMembersLocked(UserId user, HashSet<UserId> coMembers)
+    {
+        if (!_coMembers.ContainsKey(user))
         {
-            foreach (var victim in _coMembers.Keys)
+            while (_coMembers.Count >= _options.MembershipCacheCapacity && _coMembersOrder.TryDequeue(out var oldest))
             {
-                _coMembers.Remove(victim);
-                break;
+                _coMembers.Remove(oldest); // a key already invalidated is simply skipped
+            }
+
+            _coMembersOrder.Enqueue(user);
+            if (_coMembersOrder.Count > 2 * _options.MembershipCacheCapacity)
+            {
+                // Invalidations leave keys behind in the queue; rebuild it from what is cached.
+                _coMembersOrder.Clear();
+                foreach (var key in _coMembers.Keys)
+                {
+                    _coMembersOrder.Enqueue(key);
+                }
+
+                _coMembersOrder.Enqueue(user);
             }
         }
 
         _coMembers[user] = coMembers;
         Debug.Assert(_coMembers.Count <= _options.MembershipCacheCapacity, "The membership cache stays within its capacity.");
     }
+
+    internal void OnSubscriptionFailure(Exception exception) => Log.DeliveryFailed(_logger, exception);
 
     private void RequireUser(UserId user, string parameterName)
     {

@@ -4,6 +4,7 @@ namespace Presence.Internal;
 internal sealed partial class DefaultPresenceEngine
 {
     private const int MaxDeviceIdLength = 255;
+    private static readonly TimeSpan MaxIdleReport = TimeSpan.FromDays(365);
 
     public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null)
     {
@@ -43,13 +44,13 @@ internal sealed partial class DefaultPresenceEngine
     public void ReportIdle(UserId user, string deviceId, TimeSpan idleFor)
     {
         ValidateDevice(user, deviceId);
-        if (idleFor < TimeSpan.Zero)
+        if (idleFor < TimeSpan.Zero || idleFor > MaxIdleReport)
         {
-            Reject("negative_idle", "a negative idle duration");
-            throw new ArgumentOutOfRangeException(nameof(idleFor), idleFor, "An idle duration cannot be negative.");
+            Reject("bad_idle", "an idle duration out of range");
+            throw new ArgumentOutOfRangeException(nameof(idleFor), idleFor, $"An idle duration must be between zero and {MaxIdleReport.TotalDays} days.");
         }
 
-        long idleMs = idleFor >= TimeSpan.FromDays(3650) ? long.MaxValue : (long)idleFor.TotalMilliseconds;
+        long idleMs = (long)idleFor.TotalMilliseconds;
         List<UserId>? misses;
         lock (_lock)
         {

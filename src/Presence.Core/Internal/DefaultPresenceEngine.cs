@@ -31,6 +31,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     private int _state;
     private Task? _startTask;
     private Task _writer = Task.CompletedTask;
+    /// <summary>The longest a single timer arming may be; longer deadlines re-arm (system timers reject more than ~49 days).</summary>
+    private const long MaxTimerDelayMs = 24L * 60 * 60 * 1000;
+
+    private readonly long _startWallMs;
+    private readonly long _startTimestamp;
     private long _armedDue = UserTable.NoDeadline;
     private long _lastNow = long.MinValue;
 
@@ -49,10 +54,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger("Presence.Core");
         _table = new UserTable(options, this);
-        _coMembers = new Dictionary<UserId, IReadOnlySet<UserId>>();
+        _coMembers = [];
         _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount);
         _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _saveDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
+        _startWallMs = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        _startTimestamp = timeProvider.GetTimestamp();
     }
 
     public ValueTask StartAsync(CancellationToken cancellationToken = default)
@@ -99,11 +106,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_state == Disposed, this);
+            long now = Now();
             foreach (var record in records)
             {
                 if (record.User.IsOn(_server))
                 {
-                    _table.Load(record);
+                    _table.Load(record, now, _options.EnableBusy);
                     loaded++;
                 }
                 else
@@ -130,6 +138,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
             }
 
             _state = Disposed;
+            _table.MarkUnsavedLastActive(Now()); // last-active that moved within the granularity is saved too
             subscriptions = [.. _subscribers.Values.SelectMany(static list => list)];
             _subscribers.Clear();
             _subscriptionCount = 0;
@@ -159,10 +168,16 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         Log.EngineStopped(_logger);
     }
 
-    /// <summary>The current time in Unix milliseconds, never earlier than a time already used. Lock held.</summary>
+    /// <summary>
+    /// The current time in Unix milliseconds, never earlier than a time already used. Lock held. It advances with
+    /// the monotonic timestamp from the wall-clock time at construction, so a wall-clock step (NTP, an operator)
+    /// neither freezes nor fires every deadline at once.
+    /// </summary>
     private long Now()
     {
-        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        long elapsed = _time.GetTimestamp() - _startTimestamp;
+        long frequency = _time.TimestampFrequency;
+        long now = _startWallMs + ((elapsed / frequency) * 1000) + ((elapsed % frequency) * 1000 / frequency);
         if (now < _lastNow)
         {
             return _lastNow;
@@ -184,7 +199,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take pending membership lookups.</summary>
     private List<UserId>? AfterChangeLocked(long now)
     {
-        long next = _table.NextDeadline;
+        long next = Math.Min(_table.NextDeadline, now + MaxTimerDelayMs);
         if (next < _armedDue)
         {
             _armedDue = next;
@@ -208,8 +223,14 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
 
                 long now = Now();
                 _armedDue = UserTable.NoDeadline;
-                _table.Expire(now);
-                misses = AfterChangeLocked(now);
+                try
+                {
+                    _table.Expire(now);
+                }
+                finally
+                {
+                    misses = AfterChangeLocked(now); // re-armed even if something above failed
+                }
             }
 
             ResolveMembershipMisses(misses);
@@ -222,8 +243,16 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
 
     void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot)
     {
-        _metrics.Publications.Add(1);
-        DeliverLocked(snapshot);
+        try
+        {
+            _metrics.Publications.Add(1);
+            DeliverLocked(snapshot);
+        }
+        catch (Exception ex)
+        {
+            // A failing listener or subscriber must not leave the table half-updated or stop the timer.
+            Log.DeliveryFailed(_logger, ex);
+        }
     }
 
     void IUserTableObserver.OnDirty(int index) => _dirty.Writer.TryWrite(index);

@@ -28,6 +28,9 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Debug, "Rejected presence input: {Reason}.")]
     public static partial void InputRejected(ILogger logger, string reason);
 
+    [LoggerMessage(10, LogLevel.Error, "Delivering a presence change failed; the engine continues.")]
+    public static partial void DeliveryFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(9, LogLevel.Information, "Presence engine stopped.")]
     public static partial void EngineStopped(ILogger logger);
 }

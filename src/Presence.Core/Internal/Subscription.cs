@@ -134,13 +134,20 @@ internal sealed class Subscription : IPresenceSubscription
 
     private void OnWindowElapsed()
     {
-        lock (_lock)
+        try
         {
-            _armed = false;
-            if (!_closed)
+            lock (_lock)
             {
-                FlushLocked();
+                _armed = false;
+                if (!_closed)
+                {
+                    FlushLocked();
+                }
             }
+        }
+        catch (Exception ex)
+        {
+            _owner.OnSubscriptionFailure(ex); // nothing throws out of a timer callback
         }
     }
 

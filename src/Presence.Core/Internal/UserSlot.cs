@@ -31,6 +31,9 @@ internal struct UserSlot
     /// <summary>The last-active time last published.</summary>
     public long PublishedLastActive;
 
+    /// <summary>The last-active time last handed to the store.</summary>
+    public long SavedLastActive;
+
     /// <summary>The earliest deadline queued for this user, never later than its true next deadline.</summary>
     public long ScheduledDue;
 

@@ -140,14 +140,18 @@ internal sealed class UserTable
         table[position] = entry;
     }
 
-    /// <summary>Restores a user from the store. Only before any input for that user.</summary>
-    public void Load(PresenceRecord record)
+    /// <summary>
+    /// Restores a user from the store, before any input. A last-active time in the future is clamped to
+    /// <paramref name="now"/>, and a stored busy state becomes online when busy is disabled.
+    /// </summary>
+    public void Load(PresenceRecord record, long now, bool busyEnabled)
     {
         int index = GetOrAdd(record.User);
         ref UserSlot u = ref _slots[index];
-        u.Requested = record.RequestedState;
+        u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
         u.StatusMessage = record.StatusMessage;
-        u.LastActive = record.LastActive is { } at ? at.ToUnixTimeMilliseconds() : NoTime;
+        u.LastActive = record.LastActive is { } at ? Math.Min(at.ToUnixTimeMilliseconds(), now) : NoTime;
+        u.SavedLastActive = u.LastActive;
         u.PublishedState = PresenceState.Offline;
         u.PublishedLastActive = u.LastActive;
         u.PublishedKinds = DeviceKinds.None;
@@ -247,14 +251,15 @@ internal sealed class UserTable
         if (device >= 0)
         {
             RemoveDevice(ref u, device, DropReason.Disconnect);
-            Evaluate(index, now, force: false);
         }
+
+        Evaluate(index, now, force: false); // publishes a drop Prepare just applied, too
     }
 
     public void SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage, long now)
     {
         int index = Prepare(user, now);
-        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
+        ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now, state);
         Request(index, ref d, state, now, explicitSet: true);
         ref UserSlot u = ref _slots[index];
         bool statusChanged = !string.Equals(u.StatusMessage, statusMessage, StringComparison.Ordinal);
@@ -310,7 +315,21 @@ internal sealed class UserTable
         ref UserSlot u = ref _slots[index];
         u.Dirty = false;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
+        u.SavedLastActive = lastActive;
         return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToTime(lastActive));
+    }
+
+    /// <summary>Marks every user whose last-active time moved since it was saved (at shutdown).</summary>
+    public void MarkUnsavedLastActive(long now)
+    {
+        for (int i = 0; i < _count; i++)
+        {
+            ref UserSlot u = ref _slots[i];
+            if (u.DeviceCount > 0 && Aggregate(ref u, now, out _).LastActive != u.SavedLastActive)
+            {
+                MarkDirty(i);
+            }
+        }
     }
 
     public void MarkDirty(int index)
@@ -341,6 +360,7 @@ internal sealed class UserTable
             User = user,
             LastActive = NoTime,
             PublishedLastActive = NoTime,
+            SavedLastActive = NoTime,
             ScheduledDue = NoDeadline,
             Requested = PresenceState.Online,
             PublishedState = PresenceState.Unknown,
@@ -362,13 +382,13 @@ internal sealed class UserTable
         return index;
     }
 
-    private ref DeviceSlot FindOrAddDevice(int index, string deviceId, long now)
+    private ref DeviceSlot FindOrAddDevice(int index, string deviceId, long now, PresenceState? requested = null)
     {
         ref UserSlot u = ref _slots[index];
         int device = FindDevice(ref u, deviceId);
         if (device < 0)
         {
-            device = AddDevice(index, deviceId, null, now);
+            device = AddDevice(index, deviceId, requested, now);
         }
 
         return ref Device(ref _slots[index], device);
@@ -593,25 +613,26 @@ internal sealed class UserTable
                 : jumped;
         }
 
-        if (publish)
-        {
-            bool lastActiveChanged = a.LastActive != u.PublishedLastActive;
-            u.PublishedState = a.State;
-            u.PublishedLastActive = a.LastActive;
-            u.PublishedActive = a.Active;
-            u.PublishedKinds = a.Kinds;
-            if (lastActiveChanged)
-            {
-                MarkDirty(index);
-            }
-
-            _observer.OnPublished(index, ToSnapshot(ref u, a.State, a.LastActive, a.Active, a.Kinds));
-        }
-
+        // Deadlines first: the table is consistent before anyone is told anything.
         if (next != NoDeadline)
         {
             Debug.Assert(next > now, "A deadline computed at 'now' lies in the future.");
             Schedule(index, Math.Max(next, now + 1));
+        }
+
+        // Last-active is saved when published, and at least once per granularity while it keeps moving.
+        if (a.LastActive != u.SavedLastActive && (publish || Jumped(a.LastActive, u.SavedLastActive)))
+        {
+            MarkDirty(index);
+        }
+
+        if (publish)
+        {
+            u.PublishedState = a.State;
+            u.PublishedLastActive = a.LastActive;
+            u.PublishedActive = a.Active;
+            u.PublishedKinds = a.Kinds;
+            _observer.OnPublished(index, ToSnapshot(ref u, a.State, a.LastActive, a.Active, a.Kinds));
         }
     }
 

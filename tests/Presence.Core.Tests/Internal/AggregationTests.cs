@@ -188,4 +188,32 @@ public sealed class AggregationTests
         Assert.That(h.Metrics.Total(PresenceMetrics.DevicesDropped, "device_cap"), Is.EqualTo(1));
         Assert.That(h.Metrics.Observe(PresenceMetrics.ConnectedDevices), Is.EqualTo(2));
     }
+
+    [TestCase(PresenceState.Unavailable)]
+    [TestCase(PresenceState.Offline)]
+    public async Task ExplicitSet_FromANewDevice_KeepsTheOldLastActive(PresenceState state)
+    {
+        await using var h = await StartAsync();
+        var start = h.Now;
+        h.Engine.Heartbeat(Alice, "D1");
+        h.Engine.Disconnect(Alice, "D1");
+        h.Advance(TimeSpan.FromHours(2));
+
+        var p = h.Engine.SetPresence(Alice, "D9", state, null);
+
+        Assert.That(p.State, Is.EqualTo(state));
+        Assert.That(p.LastActive, Is.EqualTo(start), "setting unavailable or offline is not activity, even from a device not yet connected");
+    }
+
+    [Test]
+    public async Task Disconnect_OfADeviceThatAlreadyTimedOut_PublishesTheDropAtOnce()
+    {
+        await using var h = await StartAsync();
+        h.Engine.Heartbeat(Alice, "D1");
+        h.Advance(TimeSpan.FromSeconds(30));
+
+        h.Engine.Disconnect(Alice, "D1");
+
+        Assert.That((await h.ReadAsync(Alice)).State, Is.EqualTo(PresenceState.Offline));
+    }
 }

@@ -68,16 +68,14 @@ public sealed class LifetimeAndInputTests
     }
 
     [Test]
-    public async Task HugeIdleDuration_IsClampedNotOverflowed()
+    public async Task IdleDuration_OverAYear_IsRejected()
     {
         await using var h = await StartAsync();
         h.Engine.Heartbeat(Alice, "D1");
 
-        h.Engine.ReportIdle(Alice, "D1", TimeSpan.MaxValue);
-
-        var p = await h.ReadAsync(Alice);
-        Assert.That(p.State, Is.EqualTo(PresenceState.Unavailable));
-        Assert.That(p.LastActive, Is.LessThanOrEqualTo(h.Now));
+        Assert.Throws<ArgumentOutOfRangeException>(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.MaxValue));
+        Assert.DoesNotThrow(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.FromDays(365)));
+        Assert.That((await h.ReadAsync(Alice)).LastActive, Is.EqualTo(h.Now - TimeSpan.FromDays(365)));
     }
 
     [Test]

@@ -140,4 +140,52 @@ public sealed class PersistenceTests
 
         public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
     }
+
+    [Test]
+    public async Task ContinuousActivity_LastActiveIsSavedAndRecovered()
+    {
+        var store = new InMemoryPresenceStore();
+        var clock = new ManualTimeProvider();
+        DateTimeOffset lastActivity;
+        await using (var first = await StartAsync(store: store, clock: clock))
+        {
+            first.Engine.Heartbeat(Alice, "D1");
+            for (int i = 0; i < 360; i++)
+            {
+                first.SyncFor(TimeSpan.FromSeconds(30), Alice, "D1");
+                first.Engine.ReportActivity(Alice, "D1");
+            }
+
+            lastActivity = first.Now;
+        }
+
+        await using var second = await StartAsync(store: store, clock: clock);
+
+        Assert.That((await second.ReadAsync(Alice)).LastActive, Is.EqualTo(lastActivity));
+    }
+
+    [Test]
+    public async Task Load_SanitizesWhatTheStoreReturns()
+    {
+        var clock = new ManualTimeProvider();
+        var store = new InMemoryPresenceStore();
+        await store.SaveAsync(
+            [
+                new PresenceRecord(Alice, PresenceState.Busy, "from the future", clock.GetUtcNow().AddDays(3)),
+                new PresenceRecord(UserId.Parse("@x:elsewhere.example"), PresenceState.Online, null, null),
+            ],
+            CancellationToken.None);
+
+        await using var h = await StartAsync(store: store, clock: clock);
+        var loaded = await h.ReadAsync(Alice);
+        h.Engine.Heartbeat(Alice, "D1");
+        var connected = await h.ReadAsync(Alice);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(loaded.LastActive, Is.EqualTo(h.Now), "a last-active time in the future is clamped to now");
+            Assert.That(connected.State, Is.EqualTo(PresenceState.Online), "busy is disabled here, so a stored busy becomes online");
+            Assert.That(h.Metrics.Total(PresenceMetrics.InputsRejected, "stored_foreign_user"), Is.EqualTo(1));
+        });
+    }
 }

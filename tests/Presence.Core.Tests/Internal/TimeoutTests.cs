@@ -242,4 +242,22 @@ public sealed class TimeoutTests
         Assert.That(p.State, Is.EqualTo(PresenceState.Unavailable));
         Assert.That(p.LastActive, Is.EqualTo(start), "the engine saw no activity after the first heartbeat");
     }
+
+    [Test]
+    public async Task VeryLongTimeouts_AreHonouredWithinTimerLimits()
+    {
+        await using var h = await StartAsync(o =>
+        {
+            o.EnableBusy = true;
+            o.BusyTimeout = TimeSpan.FromDays(60);
+        });
+
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Busy, null);
+        h.Advance(TimeSpan.FromDays(60) - Ms);
+        var before = await h.ReadAsync(Alice);
+        h.Advance(Ms);
+
+        Assert.That(before.State, Is.EqualTo(PresenceState.Busy));
+        Assert.That((await h.ReadAsync(Alice)).State, Is.EqualTo(PresenceState.Offline));
+    }
 }

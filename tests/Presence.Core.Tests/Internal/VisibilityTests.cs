@@ -103,4 +103,85 @@ public sealed class VisibilityTests
 
         await view.Received(2).GetUsersSharingRoomAsync(Alice, Arg.Any<CancellationToken>());
     }
+
+    [Test]
+    public async Task LeaverWhoseOwnSetWasNotCached_LosesVisibilityBothWays()
+    {
+        await using var h = await StartAsync();
+        await h.ShareRoomAsync("!r:example.org", Alice, Bob); // leaves only Bob's set cached
+        Assert.That((await h.Engine.GetPresenceAsync(Alice, Bob)).IsAllowed, Is.True);
+
+        h.Rooms.Leave("!r:example.org", Alice);
+        await h.Engine.MembershipChangedAsync(Alice);
+
+        Assert.That((await h.Engine.GetPresenceAsync(Alice, Bob)).IsAllowed, Is.False);
+        Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.False);
+    }
+
+    [Test]
+    public async Task Leaver_NoLongerReceivesTheOthersChanges()
+    {
+        await using var h = await StartAsync(o => o.ClientBatchWindow = TimeSpan.Zero);
+        await h.ShareRoomAsync("!r:example.org", Alice, Bob);
+        await using var aliceFeed = await h.Engine.SubscribeAsync(Alice);
+        aliceFeed.TryRead(out _);
+
+        h.Rooms.Leave("!r:example.org", Alice);
+        await h.Engine.MembershipChangedAsync(Alice);
+        h.Engine.SetPresence(Bob, "D1", PresenceState.Online, "private now");
+
+        Assert.That(aliceFeed.TryRead(out _), Is.False);
+    }
+
+    [Test]
+    public async Task HostMutatingAReturnedSet_DoesNotChangeWhatTheEngineCached()
+    {
+        var set = new HashSet<UserId> { Alice, Bob };
+        var view = Substitute.For<IMembershipView>();
+        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlySet<UserId>>(set));
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await engine.StartAsync();
+        Assert.That((await engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
+
+        set.Add(Eve);
+
+        Assert.That((await engine.GetPresenceAsync(Eve, Alice)).IsAllowed, Is.False, "until the host says membership changed");
+    }
+
+    [Test]
+    public async Task MembershipCache_WhenFull_EvictsTheOldestEntry()
+    {
+        var view = Substitute.For<IMembershipView>();
+        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
+            .Returns(new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()));
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await engine.StartAsync();
+        var (a, b, c) = (User("a"), User("b"), User("c"));
+        var viewer = UserId.Parse("@viewer:remote.example");
+
+        foreach (var target in new[] { a, b, c, b, c })
+        {
+            await engine.GetPresenceAsync(viewer, target);
+        }
+
+        await view.Received(1).GetUsersSharingRoomAsync(b, Arg.Any<CancellationToken>());
+        await view.Received(1).GetUsersSharingRoomAsync(c, Arg.Any<CancellationToken>());
+    }
+
+    [Test]
+    public async Task FailingMembershipView_NeitherBreaksInputsNorStopsTimeouts()
+    {
+        var view = Substitute.For<IMembershipView>();
+        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
+            .Returns(_ => new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()), _ => throw new InvalidOperationException("view down"));
+        var clock = new Presence.Testing.ManualTimeProvider();
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: clock);
+        await engine.StartAsync();
+        await using var feed = await engine.SubscribeAsync(Bob);
+
+        Assert.DoesNotThrow(() => engine.Heartbeat(Alice, "D1"));
+        clock.Advance(TimeSpan.FromSeconds(30));
+
+        Assert.That((await engine.GetPresenceAsync(Alice, Alice)).Presence.State, Is.EqualTo(PresenceState.Offline));
+    }
 }
