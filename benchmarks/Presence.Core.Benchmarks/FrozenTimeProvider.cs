@@ -7,6 +7,8 @@ internal sealed class FrozenTimeProvider : TimeProvider
 
     public override DateTimeOffset GetUtcNow() => _now;
 
+    public override long GetTimestamp() => 1_000_000_000_000;
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NeverTimer();
 
     private sealed class NeverTimer : ITimer

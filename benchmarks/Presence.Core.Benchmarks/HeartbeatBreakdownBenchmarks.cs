@@ -10,13 +10,15 @@ namespace Presence.Benchmarks;
 [MemoryDiagnoser]
 public class HeartbeatBreakdownBenchmarks : MillionUsersBenchmark
 {
-    private readonly long _now = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds();
+    private readonly FrozenTimeProvider _clock = new();
+    private long _now;
     private UserTable _table = null!;
 
     public override void Setup()
     {
         base.Setup();
-        _table = new UserTable(new PresenceOptions { ServerName = ServerName.Parse("example.org") }, new NoObserver());
+        _now = _clock.GetTimestamp();
+        _table = new UserTable(new PresenceOptions { ServerName = ServerName.Parse("example.org") }, new NoObserver(), new TimeBase(_clock));
         for (int i = 0; i < TrackedUsers.Count; i++)
         {
             _table.Heartbeat(Users.Users[i], Users.Devices[i], null, _now);

@@ -50,13 +50,13 @@ internal sealed partial class DefaultPresenceEngine
             throw new ArgumentOutOfRangeException(nameof(idleFor), idleFor, $"An idle duration must be between zero and {MaxIdleReport.TotalDays} days.");
         }
 
-        long idleMs = (long)idleFor.TotalMilliseconds;
+        long idleTicks = _timeBase.ToTicks(idleFor);
         List<UserId>? misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
             long now = Now();
-            _table.Idle(user, deviceId, idleMs, now);
+            _table.Idle(user, deviceId, idleTicks, now);
             misses = AfterChangeLocked(now);
         }
 

@@ -32,10 +32,10 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     private Task? _startTask;
     private Task _writer = Task.CompletedTask;
     /// <summary>The longest a single timer arming may be; longer deadlines re-arm (system timers reject more than ~49 days).</summary>
-    private const long MaxTimerDelayMs = 24L * 60 * 60 * 1000;
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(1);
 
-    private readonly long _startWallMs;
-    private readonly long _startTimestamp;
+    private readonly TimeBase _timeBase;
+    private readonly long _maxTimerDelayTicks;
     private long _armedDue = UserTable.NoDeadline;
     private long _lastNow = long.MinValue;
 
@@ -53,13 +53,13 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         _store = store;
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger("Presence.Core");
-        _table = new UserTable(options, this);
+        _timeBase = new TimeBase(timeProvider);
+        _maxTimerDelayTicks = _timeBase.ToTicks(MaxTimerDelay);
+        _table = new UserTable(options, this, _timeBase);
         _coMembers = [];
         _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount);
         _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _saveDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
-        _startWallMs = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        _startTimestamp = timeProvider.GetTimestamp();
     }
 
     public ValueTask StartAsync(CancellationToken cancellationToken = default)
@@ -169,15 +169,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     }
 
     /// <summary>
-    /// The current time in Unix milliseconds, never earlier than a time already used. Lock held. It advances with
-    /// the monotonic timestamp from the wall-clock time at construction, so a wall-clock step (NTP, an operator)
-    /// neither freezes nor fires every deadline at once.
+    /// The current engine time (<see cref="TimeBase"/> ticks), never earlier than a time already used. Lock held.
+    /// Monotonic, so a wall-clock step (NTP, an operator) neither freezes deadlines nor fires them all at once.
     /// </summary>
     private long Now()
     {
-        long elapsed = _time.GetTimestamp() - _startTimestamp;
-        long frequency = _time.TimestampFrequency;
-        long now = _startWallMs + ((elapsed / frequency) * 1000) + ((elapsed % frequency) * 1000 / frequency);
+        long now = _time.GetTimestamp();
         if (now < _lastNow)
         {
             return _lastNow;
@@ -199,11 +196,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take pending membership lookups.</summary>
     private List<UserId>? AfterChangeLocked(long now)
     {
-        long next = Math.Min(_table.NextDeadline, now + MaxTimerDelayMs);
+        long next = Math.Min(_table.NextDeadline, now + _maxTimerDelayTicks);
         if (next < _armedDue)
         {
             _armedDue = next;
-            _timer.Change(TimeSpan.FromMilliseconds(Math.Max(0, next - now)), Timeout.InfiniteTimeSpan);
+            _timer.Change(_timeBase.ToTimeSpan(Math.Max(0, next - now)), Timeout.InfiniteTimeSpan);
         }
 
         return TakeMembershipMissesLocked();

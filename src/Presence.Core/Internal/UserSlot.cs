@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Presence.Internal;
 
-/// <summary>One connected device of a user. Times are Unix milliseconds; <see cref="UserTable.NoTime"/> when unknown.</summary>
+/// <summary>One connected device of a user. Times are <see cref="TimeBase"/> ticks; <see cref="UserTable.NoTime"/> when unknown.</summary>
 [StructLayout(LayoutKind.Auto)]
 internal struct DeviceSlot
 {

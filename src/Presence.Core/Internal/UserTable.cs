@@ -51,21 +51,23 @@ internal sealed class UserTable
     private long[] _index;
     private readonly PriorityQueue<int, long> _deadlines = new();
     private readonly IUserTableObserver _observer;
-    private readonly long _idleMs;
-    private readonly long _syncMs;
-    private readonly long _busyMs;
-    private readonly long _granularityMs;
+    private readonly TimeBase _time;
+    private readonly long _idleTicks;
+    private readonly long _syncTicks;
+    private readonly long _busyTicks;
+    private readonly long _granularityTicks;
     private readonly int _maxDevices;
     private UserSlot[] _slots;
     private int _count;
 
-    public UserTable(PresenceOptions options, IUserTableObserver observer, int initialCapacity = 16)
+    public UserTable(PresenceOptions options, IUserTableObserver observer, TimeBase time, int initialCapacity = 16)
     {
         _observer = observer;
-        _idleMs = (long)options.IdleTimeout.TotalMilliseconds;
-        _syncMs = (long)options.SyncTimeout.TotalMilliseconds;
-        _busyMs = (long)options.BusyTimeout.TotalMilliseconds;
-        _granularityMs = (long)options.LastActiveGranularity.TotalMilliseconds;
+        _time = time;
+        _idleTicks = time.ToTicks(options.IdleTimeout);
+        _syncTicks = time.ToTicks(options.SyncTimeout);
+        _busyTicks = time.ToTicks(options.BusyTimeout);
+        _granularityTicks = time.ToTicks(options.LastActiveGranularity);
         _maxDevices = options.MaxDevicesPerUser;
         _slots = new UserSlot[Math.Max(initialCapacity, 4)];
         _index = new long[Math.Max(MinIndexCapacity, (int)BitOperations.RoundUpToPowerOf2((uint)initialCapacity * 2))];
@@ -150,7 +152,7 @@ internal sealed class UserTable
         ref UserSlot u = ref _slots[index];
         u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
         u.StatusMessage = record.StatusMessage;
-        u.LastActive = record.LastActive is { } at ? Math.Min(at.ToUnixTimeMilliseconds(), now) : NoTime;
+        u.LastActive = record.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
         u.SavedLastActive = u.LastActive;
         u.PublishedState = PresenceState.Offline;
         u.PublishedLastActive = u.LastActive;
@@ -214,7 +216,7 @@ internal sealed class UserTable
         Evaluate(index, now, force: false);
     }
 
-    public void Idle(UserId user, string deviceId, long idleForMs, long now)
+    public void Idle(UserId user, string deviceId, long idleFor, long now)
     {
         int index = Prepare(user, now);
         ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now);
@@ -222,7 +224,7 @@ internal sealed class UserTable
 
         // Idleness began idleFor ago, but never after the last activity this engine saw: a repeated or
         // understated report must not make an idle user look recently active.
-        long idleSince = now - Math.Min(idleForMs, Math.Max(now, 0));
+        long idleSince = now - idleFor;
         if (d.LastActivity == NoTime || idleSince < d.LastActivity)
         {
             d.LastActivity = idleSince;
@@ -316,7 +318,7 @@ internal sealed class UserTable
         u.Dirty = false;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
         u.SavedLastActive = lastActive;
-        return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToTime(lastActive));
+        return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToWall(lastActive));
     }
 
     /// <summary>Marks every user whose last-active time moved since it was saved (at shutdown).</summary>
@@ -524,7 +526,7 @@ internal sealed class UserTable
             ref DeviceSlot d = ref Device(ref u, i);
             bool busy = d.Requested == PresenceState.Busy;
             long seen = Math.Max(d.LastSync, d.LastActivity);
-            if (now - seen >= (busy ? _busyMs : _syncMs))
+            if (now - seen >= (busy ? _busyTicks : _syncTicks))
             {
                 RemoveDevice(ref u, i, busy ? DropReason.BusyTimeout : DropReason.SyncTimeout);
             }
@@ -564,13 +566,13 @@ internal sealed class UserTable
             var effective = d.Requested;
             if (effective == PresenceState.Online)
             {
-                if (d.Idle || d.LastActivity == NoTime || now - d.LastActivity >= _idleMs)
+                if (d.Idle || d.LastActivity == NoTime || now - d.LastActivity >= _idleTicks)
                 {
                     effective = PresenceState.Unavailable;
                 }
                 else
                 {
-                    next = Math.Min(next, d.LastActivity + _idleMs);
+                    next = Math.Min(next, d.LastActivity + _idleTicks);
                 }
             }
 
@@ -586,13 +588,13 @@ internal sealed class UserTable
 
             kinds |= d.Kind;
             long seen = Math.Max(d.LastSync, d.LastActivity);
-            next = Math.Min(next, seen + (d.Requested == PresenceState.Busy ? _busyMs : _syncMs));
+            next = Math.Min(next, seen + (d.Requested == PresenceState.Busy ? _busyTicks : _syncTicks));
         }
 
-        bool active = state == PresenceState.Online && lastActive != NoTime && now - lastActive < _granularityMs;
+        bool active = state == PresenceState.Online && lastActive != NoTime && now - lastActive < _granularityTicks;
         if (active)
         {
-            next = Math.Min(next, lastActive + _granularityMs);
+            next = Math.Min(next, lastActive + _granularityTicks);
         }
 
         return new Aggregated(state, lastActive, active, kinds);
@@ -648,7 +650,7 @@ internal sealed class UserTable
             return true;
         }
 
-        return Math.Abs(lastActive - published) > _granularityMs;
+        return Math.Abs(lastActive - published) > _granularityTicks;
     }
 
     private void Schedule(int index, long due)
@@ -661,8 +663,8 @@ internal sealed class UserTable
         }
     }
 
-    private static PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds)
-        => new(u.User, state, u.StatusMessage, ToTime(lastActive), active, kinds);
+    private PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds)
+        => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds);
 
-    private static DateTimeOffset? ToTime(long unixMs) => unixMs == NoTime ? null : DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+    private DateTimeOffset? ToWall(long ticks) => ticks == NoTime ? null : _time.ToWall(ticks);
 }
