@@ -102,4 +102,23 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the update.</param>
     /// <returns>A task that completes when caches and deliveries are updated.</returns>
     ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes a presence message from another server (the host's federation endpoint calls it). Entries for users
+    /// not on <paramref name="origin"/>, unknown states, over-long status messages and anything beyond the
+    /// per-message cap are dropped and counted; the rest is applied. A <see cref="PresenceMessage.Poll"/> is
+    /// answered at once with the current presence of those users; a reminder restarts both watchdogs.
+    /// </summary>
+    /// <param name="origin">The authenticated sending server.</param>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the message is applied.</returns>
+    ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Notes any other traffic from a server (a federation transaction with room events, for example): it proves
+    /// the server is up, so its short watchdog restarts. Cheap; call it for every inbound transaction.
+    /// </summary>
+    /// <param name="origin">The authenticated sending server.</param>
+    void NoteTraffic(ServerName origin);
 }

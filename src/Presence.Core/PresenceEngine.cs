@@ -15,6 +15,7 @@ public static class PresenceEngine
     /// <param name="timeProvider">The clock and timers; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="loggerFactory">Where logs go; nowhere when <see langword="null"/>.</param>
     /// <param name="meterFactory">Creates the engine's meter; a meter of its own when <see langword="null"/>.</param>
+    /// <param name="transport">How messages reach other servers; presence stays on this server when <see langword="null"/>.</param>
     /// <returns>The engine, not yet started.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="membership"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the message names each one at fault.</exception>
@@ -24,7 +25,8 @@ public static class PresenceEngine
         IPresenceStore? store = null,
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
-        IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null,
+        IPresenceTransport? transport = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(membership);
@@ -35,6 +37,7 @@ public static class PresenceEngine
             store ?? new InMemoryPresenceStore(),
             timeProvider ?? TimeProvider.System,
             loggerFactory ?? NullLoggerFactory.Instance,
-            meterFactory);
+            meterFactory,
+            transport);
     }
 }

@@ -32,4 +32,25 @@ public static class PresenceMetrics
 
     /// <summary>Gauge: open local subscriptions.</summary>
     public const string Subscriptions = "presence.subscriptions.active";
+
+    /// <summary>Counter: messages sent to other servers.</summary>
+    public const string OutboundMessages = "presence.outbound.messages";
+
+    /// <summary>Counter: entries (pushes, polls, unpolls) sent to other servers.</summary>
+    public const string OutboundEntries = "presence.outbound.entries";
+
+    /// <summary>Counter: failed sends to other servers (each is retried with backoff).</summary>
+    public const string OutboundFailures = "presence.outbound.failures";
+
+    /// <summary>Counter: queued entries dropped for a server that kept failing past the horizon.</summary>
+    public const string OutboundDropped = "presence.outbound.dropped";
+
+    /// <summary>Gauge: entries queued for other servers.</summary>
+    public const string OutboundQueued = "presence.outbound.queued";
+
+    /// <summary>Counter: inbound entries dropped, tagged <c>reason</c> (<c>forged_origin</c>, <c>bad_state</c>, <c>status_too_long</c>, <c>not_local</c>, <c>subscription_cap</c>, <c>too_many_entries</c>, <c>unsupported</c>).</summary>
+    public const string InboundDropped = "presence.inbound.dropped";
+
+    /// <summary>Counter: watchdog expiries, tagged <c>kind</c> = <c>short</c> or <c>long</c>; each sends a reminder.</summary>
+    public const string WatchdogFired = "presence.watchdog.fired";
 }

@@ -83,5 +83,13 @@ public sealed class PresenceOptions
     /// <value>The default value is five seconds.</value>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
-    internal PresenceOptions Clone() => (PresenceOptions)MemberwiseClone();
+    /// <summary>Gets the options of presence between servers (batching, retries, watchdogs).</summary>
+    public PresenceFederationOptions Federation { get; private set; } = new();
+
+    internal PresenceOptions Clone()
+    {
+        var copy = (PresenceOptions)MemberwiseClone();
+        copy.Federation = Federation.Clone();
+        return copy;
+    }
 }

@@ -45,4 +45,30 @@ public static class PresenceBuilderExtensions
         builder.Services.AddSingleton(view);
         return builder;
     }
+
+    /// <summary>Uses <typeparamref name="TTransport"/> to reach other servers; without a transport presence stays local.</summary>
+    /// <typeparam name="TTransport">The transport type, resolved as a singleton.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UseTransport<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TTransport>(this IPresenceBuilder builder)
+        where TTransport : class, IPresenceTransport
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.RemoveAll<IPresenceTransport>();
+        builder.Services.AddSingleton<IPresenceTransport, TTransport>();
+        return builder;
+    }
+
+    /// <summary>Uses an existing transport instance to reach other servers.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="transport">The transport.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UseTransport(this IPresenceBuilder builder, IPresenceTransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(transport);
+        builder.Services.RemoveAll<IPresenceTransport>();
+        builder.Services.AddSingleton(transport);
+        return builder;
+    }
 }

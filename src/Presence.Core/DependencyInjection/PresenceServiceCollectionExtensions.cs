@@ -45,7 +45,8 @@ public static class PresenceServiceCollectionExtensions
             provider.GetRequiredService<IPresenceStore>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetService<ILoggerFactory>(),
-            provider.GetService<IMeterFactory>()));
+            provider.GetService<IMeterFactory>(),
+            provider.GetService<IPresenceTransport>()));
         return new PresenceBuilder(services);
     }
 }

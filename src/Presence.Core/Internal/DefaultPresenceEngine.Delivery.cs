@@ -208,24 +208,34 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Queues a published change for every subscription that may see it. Lock held.</summary>
     private void DeliverLocked(PresenceSnapshot snapshot)
     {
-        if (_subscriptionCount == 0)
+        var user = snapshot.User;
+        bool outbound = _outbound is not null && user.IsOn(_server);
+        if (_subscriptionCount == 0 && !outbound)
         {
             return;
         }
 
-        var user = snapshot.User;
         if (_subscribers.TryGetValue(user, out var own))
         {
             EnqueueAll(own, snapshot);
         }
 
-        if (!_coMembers.TryGetValue(user, out var coMembers))
+        _coMembers.TryGetValue(user, out var coMembers);
+        if (outbound)
+        {
+            RouteOutboundLocked(snapshot, coMembers); // subscribers now; room servers once co-members are known
+        }
+
+        if (coMembers is null)
         {
             (_membershipMisses ??= []).Add(user);
             return;
         }
 
-        FanOutLocked(coMembers, snapshot);
+        if (_subscriptionCount > 0)
+        {
+            FanOutLocked(coMembers, snapshot);
+        }
     }
 
     private void FanOutLocked(HashSet<UserId> coMembers, PresenceSnapshot snapshot)
@@ -282,6 +292,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (users is null)
         {
+            _outbound?.Pump();
             return;
         }
 
@@ -310,6 +321,8 @@ internal sealed partial class DefaultPresenceEngine
                 LookupFailed(user, ex);
             }
         }
+
+        _outbound?.Pump();
     }
 
     private async Task DeliverAfterLookupAsync(UserId user, ValueTask<IReadOnlySet<UserId>> lookup, long generation)
@@ -317,6 +330,7 @@ internal sealed partial class DefaultPresenceEngine
         try
         {
             DeliverAfterLookup(user, Copy(await lookup.ConfigureAwait(false)), generation);
+            _outbound?.Pump();
         }
         catch (Exception ex)
         {
@@ -339,9 +353,15 @@ internal sealed partial class DefaultPresenceEngine
                 CacheCoMembersLocked(user, coMembers);
             }
 
-            if (_subscriptionCount > 0 && _table.TryFind(user, out int index))
+            if (_table.TryFind(user, out int index))
             {
-                FanOutLocked(coMembers, _table.Published(index));
+                var latest = _table.Published(index);
+                if (_subscriptionCount > 0)
+                {
+                    FanOutLocked(coMembers, latest);
+                }
+
+                RouteOutboundLocked(latest, coMembers);
             }
         }
     }

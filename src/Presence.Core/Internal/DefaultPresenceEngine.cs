@@ -45,7 +45,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         IPresenceStore store,
         TimeProvider timeProvider,
         ILoggerFactory loggerFactory,
-        System.Diagnostics.Metrics.IMeterFactory? meterFactory)
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory,
+        IPresenceTransport? transport)
     {
         _options = options;
         _server = options.ServerName;
@@ -57,7 +58,14 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         _maxTimerDelayTicks = _timeBase.ToTicks(MaxTimerDelay);
         _table = new UserTable(options, this, _timeBase);
         _coMembers = [];
-        _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount);
+        _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
+        _watchdogs = new WatchdogManager(_timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog));
+        _remoteStaleAfter = _timeBase.ToTicks(options.Federation.RemoteStaleAfter);
+        if (transport is not null)
+        {
+            _outbound = new OutboundScheduler(options.Federation, transport, timeProvider, _timeBase, _logger, _metrics, OnPeerGaveUp, _stopping.Token);
+        }
+
         _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _saveDeadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
     }
@@ -145,6 +153,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         }
 
         await _timer.DisposeAsync().ConfigureAwait(false);
+        if (_outbound is not null)
+        {
+            await _outbound.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var subscription in subscriptions)
         {
             subscription.Close();
@@ -196,14 +209,19 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take pending membership lookups.</summary>
     private List<UserId>? AfterChangeLocked(long now)
     {
-        long next = Math.Min(_table.NextDeadline, now + _maxTimerDelayTicks);
+        ArmTimerLocked(now);
+        return TakeMembershipMissesLocked();
+    }
+
+    /// <summary>Arms the one timer for the earliest of every user and watchdog deadline. Lock held.</summary>
+    private void ArmTimerLocked(long now)
+    {
+        long next = Math.Min(Math.Min(_table.NextDeadline, _watchdogs.NextDeadline), now + _maxTimerDelayTicks);
         if (next < _armedDue)
         {
             _armedDue = next;
             _timer.Change(_timeBase.ToTimeSpan(Math.Max(0, next - now)), Timeout.InfiniteTimeSpan);
         }
-
-        return TakeMembershipMissesLocked();
     }
 
     private void OnTimer()
@@ -211,6 +229,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         try
         {
             List<UserId>? misses;
+            List<(ServerName, List<PresenceSnapshot>, List<UserId>)>? reminders;
             lock (_lock)
             {
                 if (_state != Running)
@@ -223,14 +242,19 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                 try
                 {
                     _table.Expire(now);
+                    ExpireWatchdogsLocked(now);
                 }
                 finally
                 {
                     misses = AfterChangeLocked(now); // re-armed even if something above failed
+                    reminders = _reminders;
+                    _reminders = null;
                 }
             }
 
             ResolveMembershipMisses(misses);
+            SendReminders(reminders);
+            _outbound?.Pump();
         }
         catch (Exception ex)
         {

@@ -33,4 +33,16 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Information, "Presence engine stopped.")]
     public static partial void EngineStopped(ILogger logger);
+
+    [LoggerMessage(11, LogLevel.Error, "The outbound scheduler's timer failed; it continues.")]
+    public static partial void OutboundFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(12, LogLevel.Warning, "Sending presence to {Server} failed ({Failures} in a row); retrying with backoff.")]
+    public static partial void SendFailed(ILogger logger, string server, int failures, Exception exception);
+
+    [LoggerMessage(13, LogLevel.Error, "Sending presence to {Server} kept failing past the horizon: {Dropped} queued entries dropped, its subscriptions marked stale.")]
+    public static partial void PeerGaveUp(ILogger logger, string server, int dropped, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Debug, "Dropped an inbound presence entry from {Server}: {Reason}.")]
+    public static partial void InboundDropped(ILogger logger, string server, string reason);
 }

@@ -52,6 +52,43 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.MembershipCacheCapacity ({options.MembershipCacheCapacity}) must be at least 1.");
         }
 
+        var f = options.Federation;
+        if (f.BatchWindow < PresenceFederationOptions.MinBatchWindow || f.BatchWindow > PresenceFederationOptions.MaxBatchWindow)
+        {
+            Fail($"PresenceOptions.Federation.BatchWindow ({f.BatchWindow}) must be between {PresenceFederationOptions.MinBatchWindow} and {PresenceFederationOptions.MaxBatchWindow}.");
+        }
+
+        if (f.MaxEntriesPerMessage is < 1 or > 100_000)
+        {
+            Fail($"PresenceOptions.Federation.MaxEntriesPerMessage ({f.MaxEntriesPerMessage}) must be between 1 and 100000.");
+        }
+
+        Positive(f.RetryInitialDelay, "Federation.RetryInitialDelay", Fail);
+        Positive(f.RetryMaxDelay, "Federation.RetryMaxDelay", Fail);
+        Positive(f.FailureHorizon, "Federation.FailureHorizon", Fail);
+        Positive(f.ShortWatchdog, "Federation.ShortWatchdog", Fail);
+        Positive(f.LongWatchdog, "Federation.LongWatchdog", Fail);
+        Positive(f.RemoteStaleAfter, "Federation.RemoteStaleAfter", Fail);
+        if (f.RetryMaxDelay < f.RetryInitialDelay)
+        {
+            Fail($"PresenceOptions.Federation.RetryMaxDelay ({f.RetryMaxDelay}) must be at least PresenceOptions.Federation.RetryInitialDelay ({f.RetryInitialDelay}).");
+        }
+
+        if (f.LongWatchdog <= f.ShortWatchdog)
+        {
+            Fail($"PresenceOptions.Federation.LongWatchdog ({f.LongWatchdog}) must be longer than PresenceOptions.Federation.ShortWatchdog ({f.ShortWatchdog}).");
+        }
+
+        if (f.FailureHorizon < f.RetryMaxDelay)
+        {
+            Fail($"PresenceOptions.Federation.FailureHorizon ({f.FailureHorizon}) must be at least PresenceOptions.Federation.RetryMaxDelay ({f.RetryMaxDelay}).");
+        }
+
+        if (f.MaxInboundEntriesPerMessage < 1 || f.MaxSubscriptionsPerPeer < 1)
+        {
+            Fail("PresenceOptions.Federation.MaxInboundEntriesPerMessage and PresenceOptions.Federation.MaxSubscriptionsPerPeer must be at least 1.");
+        }
+
         if (errors.Length > 0)
         {
             throw new ArgumentException(errors.ToString(), nameof(options));

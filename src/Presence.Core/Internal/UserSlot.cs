@@ -45,4 +45,10 @@ internal struct UserSlot
     public DeviceKinds PublishedKinds;
     public bool PublishedActive;
     public bool Dirty;
+
+    /// <summary>A user of another server: its presence is what that server pushed, held as the Published* fields.</summary>
+    public bool Remote;
+
+    /// <summary>For a remote user: when the pushed presence goes stale (<see cref="UserTable.NoDeadline"/> when it does not).</summary>
+    public readonly long RemoteExpiry => SavedLastActive;
 }

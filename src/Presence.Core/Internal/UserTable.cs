@@ -291,6 +291,63 @@ internal sealed class UserTable
         }
     }
 
+    /// <summary>
+    /// Records presence a server pushed for one of its users, publishing it when it differs from what is held.
+    /// <paramref name="staleAfter"/> (ticks, or <see cref="NoDeadline"/>) makes it unknown when no update follows.
+    /// </summary>
+    public void ApplyRemote(PresenceSnapshot pushed, long now, long staleAfter)
+    {
+        int index = GetOrAdd(pushed.User);
+        ref UserSlot u = ref _slots[index];
+        u.Remote = true;
+        long lastActive = pushed.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
+        bool changed = pushed.State != u.PublishedState
+            || pushed.CurrentlyActive != u.PublishedActive
+            || pushed.DeviceKinds != u.PublishedKinds
+            || !string.Equals(pushed.StatusMessage, u.StatusMessage, StringComparison.Ordinal)
+            || (!pushed.CurrentlyActive && Jumped(lastActive, u.PublishedLastActive));
+        u.PublishedState = pushed.State;
+        u.PublishedActive = pushed.CurrentlyActive;
+        u.PublishedKinds = pushed.DeviceKinds;
+        u.PublishedLastActive = lastActive;
+        u.StatusMessage = pushed.StatusMessage;
+        u.SavedLastActive = staleAfter == NoDeadline ? NoDeadline : now + staleAfter; // the remote expiry
+        if (staleAfter != NoDeadline)
+        {
+            Schedule(index, now + staleAfter);
+        }
+
+        if (changed)
+        {
+            _observer.OnPublished(index, Published(index));
+        }
+    }
+
+    /// <summary>Makes every held user of <paramref name="server"/> unknown (the server is gone or its promise lapsed).</summary>
+    public void ForgetRemoteServer(ServerName server)
+    {
+        for (int i = 0; i < _count; i++)
+        {
+            ref UserSlot u = ref _slots[i];
+            if (u.Remote && u.PublishedState != PresenceState.Unknown && u.User.IsOn(server))
+            {
+                MakeUnknown(i);
+            }
+        }
+    }
+
+    private void MakeUnknown(int index)
+    {
+        ref UserSlot u = ref _slots[index];
+        u.PublishedState = PresenceState.Unknown;
+        u.PublishedActive = false;
+        u.PublishedKinds = DeviceKinds.None;
+        u.PublishedLastActive = NoTime;
+        u.StatusMessage = null;
+        u.SavedLastActive = NoDeadline;
+        _observer.OnPublished(index, Published(index));
+    }
+
     /// <summary>The user's presence as of <paramref name="now"/>, applying anything due first.</summary>
     public PresenceSnapshot Read(int index, long now)
     {
@@ -298,6 +355,11 @@ internal sealed class UserTable
         if (u.ScheduledDue <= now)
         {
             Evaluate(index, now, force: false);
+        }
+
+        if (u.Remote)
+        {
+            return Published(index);
         }
 
         var aggregate = Aggregate(ref u, now, out _);
@@ -603,6 +665,20 @@ internal sealed class UserTable
     private void Evaluate(int index, long now, bool force)
     {
         ref UserSlot u = ref _slots[index];
+        if (u.Remote)
+        {
+            if (u.RemoteExpiry <= now && u.PublishedState != PresenceState.Unknown)
+            {
+                MakeUnknown(index);
+            }
+            else if (u.RemoteExpiry != NoDeadline && u.RemoteExpiry > now)
+            {
+                Schedule(index, u.RemoteExpiry);
+            }
+
+            return;
+        }
+
         DropExpired(ref u, now);
         var a = Aggregate(ref u, now, out long next);
 

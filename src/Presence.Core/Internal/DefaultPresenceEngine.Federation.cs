@@ -1,0 +1,341 @@
+namespace Presence.Internal;
+
+/// <summary>Presence between servers: inbound messages, routing local changes out, watchdogs and reminders.</summary>
+internal sealed partial class DefaultPresenceEngine
+{
+    private readonly OutboundScheduler? _outbound;
+    private readonly WatchdogManager _watchdogs;
+    private readonly long _remoteStaleAfter;
+
+    /// <summary>Local user → peers subscribed to them (they polled).</summary>
+    private readonly Dictionary<UserId, HashSet<ServerName>> _peerSubscribers = [];
+
+    /// <summary>Peer → local users it subscribed to: what a reminder to it holds.</summary>
+    private readonly Dictionary<ServerName, HashSet<UserId>> _subscribedBy = [];
+
+    /// <summary>Peer → its users we watch: what we poll it for again when a watchdog fires.</summary>
+    private readonly Dictionary<ServerName, HashSet<UserId>> _watching = [];
+
+    /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule.</summary>
+    private readonly HashSet<ServerName> _remindingPeers = [];
+
+    private readonly HashSet<string> _serverScratch = new(StringComparer.Ordinal);
+    private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
+
+    public ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default)
+    {
+        if (origin.IsEmpty)
+        {
+            throw new ArgumentException("The origin server is required.", nameof(origin));
+        }
+
+        ArgumentNullException.ThrowIfNull(message);
+        var federation = _options.Federation;
+        List<PresenceSnapshot>? answer = null;
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            long now = Now();
+            _watchdogs.NoteTraffic(origin, now);
+            if (message.IsReminder)
+            {
+                _remindingPeers.Add(origin);
+                _watchdogs.NoteReminder(origin, now);
+            }
+
+            int budget = federation.MaxInboundEntriesPerMessage;
+            long staleAfter = _remindingPeers.Contains(origin) ? UserTable.NoDeadline : _remoteStaleAfter;
+            foreach (var pushed in message.Push)
+            {
+                if (budget-- <= 0)
+                {
+                    DropInbound(origin, "too_many_entries");
+                }
+                else if (pushed is null || !pushed.User.IsOn(origin))
+                {
+                    DropInbound(origin, "forged_origin"); // a server speaks only for its own users
+                }
+                else if (pushed.State is PresenceState.Unknown or > PresenceState.Busy)
+                {
+                    DropInbound(origin, "bad_state");
+                }
+                else if (pushed.StatusMessage is { Length: var length } && length > _options.MaxStatusMessageLength)
+                {
+                    DropInbound(origin, "status_too_long");
+                }
+                else
+                {
+                    _table.ApplyRemote(pushed, now, staleAfter);
+                }
+            }
+
+            foreach (var user in message.Poll)
+            {
+                if (budget-- <= 0)
+                {
+                    DropInbound(origin, "too_many_entries");
+                }
+                else if (!user.IsOn(_server))
+                {
+                    DropInbound(origin, "not_local");
+                }
+                else if (AddPeerSubscriberLocked(origin, user, now) && _table.TryFind(user, out int index))
+                {
+                    var snapshot = _table.Read(index, now);
+                    if (!snapshot.IsUnknown)
+                    {
+                        (answer ??= []).Add(snapshot);
+                    }
+                }
+            }
+
+            foreach (var user in message.Unpoll)
+            {
+                if (budget-- <= 0)
+                {
+                    DropInbound(origin, "too_many_entries");
+                }
+                else
+                {
+                    RemovePeerSubscriberLocked(origin, user);
+                }
+            }
+
+            foreach (var _ in message.ListRequests)
+            {
+                DropInbound(origin, "unsupported");
+            }
+
+            misses = AfterChangeLocked(now);
+        }
+
+        if (answer is not null)
+        {
+            _outbound?.SendNow(origin, answer, [], [], reminder: false); // a poll is answered at once
+        }
+
+        ResolveMembershipMisses(misses);
+        _outbound?.Pump();
+        return ValueTask.CompletedTask;
+    }
+
+    public void NoteTraffic(ServerName origin)
+    {
+        if (origin.IsEmpty)
+        {
+            throw new ArgumentException("The origin server is required.", nameof(origin));
+        }
+
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            _watchdogs.NoteTraffic(origin, Now());
+        }
+    }
+
+    /// <summary>Starts watching a remote user: their server is asked for their presence and promises to push changes.</summary>
+    internal void Watch(UserId remote)
+    {
+        var server = remote.Server;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            if (!_watching.TryGetValue(server, out var users))
+            {
+                _watching[server] = users = [];
+            }
+
+            if (!users.Add(remote))
+            {
+                return;
+            }
+
+            long now = Now();
+            _watchdogs.Track(server, now);
+            ArmTimerLocked(now);
+        }
+
+        _outbound?.SendNow(server, [], [remote], [], reminder: false);
+    }
+
+    /// <summary>Stops watching a remote user.</summary>
+    internal void Unwatch(UserId remote)
+    {
+        var server = remote.Server;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            if (!_watching.TryGetValue(server, out var users) || !users.Remove(remote))
+            {
+                return;
+            }
+        }
+
+        _outbound?.SendNow(server, [], [], [remote], reminder: false);
+    }
+
+    internal (long Short, long Long) WatchdogDeadlines(ServerName peer)
+    {
+        lock (_lock)
+        {
+            return _watchdogs.DeadlinesOf(peer);
+        }
+    }
+
+    private bool AddPeerSubscriberLocked(ServerName peer, UserId user, long now)
+    {
+        if (!_subscribedBy.TryGetValue(peer, out var users))
+        {
+            _subscribedBy[peer] = users = [];
+        }
+
+        if (!users.Contains(user) && users.Count >= _options.Federation.MaxSubscriptionsPerPeer)
+        {
+            DropInbound(peer, "subscription_cap");
+            return false;
+        }
+
+        users.Add(user);
+        if (!_peerSubscribers.TryGetValue(user, out var peers))
+        {
+            _peerSubscribers[user] = peers = [];
+        }
+
+        peers.Add(peer);
+        _watchdogs.Track(peer, now);
+        return true;
+    }
+
+    private void RemovePeerSubscriberLocked(ServerName peer, UserId user)
+    {
+        if (_subscribedBy.TryGetValue(peer, out var users))
+        {
+            users.Remove(user);
+        }
+
+        if (_peerSubscribers.TryGetValue(user, out var peers) && peers.Remove(peer) && peers.Count == 0)
+        {
+            _peerSubscribers.Remove(user);
+        }
+    }
+
+    /// <summary>Queues a local user's change for every server that should hear it: subscribers, and servers sharing a room. Lock held.</summary>
+    private void RouteOutboundLocked(PresenceSnapshot snapshot, HashSet<UserId>? coMembers)
+    {
+        if (_outbound is null || !snapshot.User.IsOn(_server))
+        {
+            return;
+        }
+
+        _serverScratch.Clear();
+        var seen = _serverScratch.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (_peerSubscribers.TryGetValue(snapshot.User, out var peers))
+        {
+            foreach (var peer in peers)
+            {
+                seen.Add(peer.Value);
+                _outbound.Enqueue(peer, snapshot);
+            }
+        }
+
+        if (coMembers is null)
+        {
+            return;
+        }
+
+        foreach (var member in coMembers)
+        {
+            if (member.IsOn(_server))
+            {
+                continue;
+            }
+
+            string id = member.Value;
+            var server = id.AsSpan(id.IndexOf(':', StringComparison.Ordinal) + 1);
+            if (!seen.Contains(server))
+            {
+                seen.Add(server);
+                _outbound.Enqueue(member.Server, snapshot);
+            }
+        }
+    }
+
+    /// <summary>Collects reminders for peers whose watchdog fired. Lock held.</summary>
+    private void ExpireWatchdogsLocked(long now)
+    {
+        var fired = new List<(ServerName Peer, bool Long)>();
+        _watchdogs.Expire(now, fired);
+        foreach (var (peer, isLong) in fired)
+        {
+            _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", isLong ? "long" : "short"));
+            var push = new List<PresenceSnapshot>();
+            if (_subscribedBy.TryGetValue(peer, out var users))
+            {
+                foreach (var user in users)
+                {
+                    if (_table.TryFind(user, out int index))
+                    {
+                        var snapshot = _table.Read(index, now);
+                        if (!snapshot.IsUnknown)
+                        {
+                            push.Add(snapshot);
+                        }
+                    }
+                }
+            }
+
+            List<UserId> poll = _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
+            (_reminders ??= []).Add((peer, push, poll));
+        }
+    }
+
+    /// <summary>Sends collected reminders: our current state of the users the peer subscribed to, and a new poll of its users we watch.</summary>
+    private void SendReminders(List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? reminders)
+    {
+        if (reminders is null || _outbound is null)
+        {
+            return;
+        }
+
+        foreach (var (peer, push, poll) in reminders)
+        {
+            _outbound.SendNow(peer, push, poll, [], reminder: true);
+        }
+    }
+
+    /// <summary>The transport kept failing for a peer past the horizon: its subscriptions lapse and what we hold of its users is unknown.</summary>
+    private void OnPeerGaveUp(ServerName peer)
+    {
+        List<UserId>? misses;
+        lock (_lock)
+        {
+            if (_state != Running)
+            {
+                return;
+            }
+
+            if (_subscribedBy.Remove(peer, out var users))
+            {
+                foreach (var user in users)
+                {
+                    if (_peerSubscribers.TryGetValue(user, out var peers) && peers.Remove(peer) && peers.Count == 0)
+                    {
+                        _peerSubscribers.Remove(user);
+                    }
+                }
+            }
+
+            _table.ForgetRemoteServer(peer);
+            misses = AfterChangeLocked(Now());
+        }
+
+        ResolveMembershipMisses(misses);
+    }
+
+    private void DropInbound(ServerName origin, string reason)
+    {
+        _metrics.InboundDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        Log.InboundDropped(_logger, origin.Value, reason);
+    }
+}

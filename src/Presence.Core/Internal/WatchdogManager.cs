@@ -1,0 +1,131 @@
+namespace Presence.Internal;
+
+/// <summary>
+/// Two deadlines per peer server (seed 000): a short one reset by any message or traffic from the peer, and a long
+/// one reset only by a reminder from it, staggered across peers. Resets are lazy: they store one time and touch no
+/// queue; a heap holds at most one live entry per peer, never later than its true deadline, and a tick costs in
+/// proportion to the entries that come due. Not thread-safe: the engine calls it under its lock.
+/// </summary>
+internal sealed class WatchdogManager
+{
+    private readonly Dictionary<ServerName, int> _index = [];
+    private readonly PriorityQueue<int, long> _due = new();
+    private readonly long _short;
+    private readonly long _long;
+    private Slot[] _slots = new Slot[16];
+    private int _count;
+
+    public WatchdogManager(long shortTicks, long longTicks)
+    {
+        _short = shortTicks;
+        _long = longTicks;
+    }
+
+    public int Count => _count;
+
+    /// <summary>Gets the earliest queued deadline (possibly stale), or <see cref="UserTable.NoDeadline"/>.</summary>
+    public long NextDeadline => _due.TryPeek(out _, out long due) ? due : UserTable.NoDeadline;
+
+    public bool IsTracked(ServerName peer) => _index.ContainsKey(peer);
+
+    /// <summary>Starts watching a peer: short deadline from now, long deadline at the peer's own phase within the next long period.</summary>
+    public void Track(ServerName peer, long now)
+    {
+        if (_index.ContainsKey(peer))
+        {
+            return;
+        }
+
+        if (_count == _slots.Length)
+        {
+            Array.Resize(ref _slots, _count * 2);
+        }
+
+        int index = _count++;
+        _slots[index] = new Slot
+        {
+            Peer = peer,
+            LastTraffic = now,
+            LongDue = now + _long + OutboundScheduler.Phase(peer, _long),
+            ScheduledDue = UserTable.NoDeadline,
+        };
+        _index.Add(peer, index);
+        Schedule(index);
+    }
+
+    /// <summary>Any message or traffic from the peer: the short deadline restarts. O(1), no allocation.</summary>
+    public void NoteTraffic(ServerName peer, long now)
+    {
+        if (_index.TryGetValue(peer, out int index))
+        {
+            _slots[index].LastTraffic = now;
+        }
+    }
+
+    /// <summary>A reminder from the peer: both deadlines restart.</summary>
+    public void NoteReminder(ServerName peer, long now)
+    {
+        if (_index.TryGetValue(peer, out int index))
+        {
+            ref Slot slot = ref _slots[index];
+            slot.LastTraffic = now;
+            slot.LongDue = now + _long;
+            Schedule(index); // the first long deadline was staggered and may lie later than now + long
+        }
+    }
+
+    /// <summary>Collects the peers whose short or long deadline has passed; each fired deadline restarts from now.</summary>
+    public void Expire(long now, List<(ServerName Peer, bool Long)> fired)
+    {
+        while (_due.TryPeek(out int index, out long due) && due <= now)
+        {
+            _due.Dequeue();
+            ref Slot slot = ref _slots[index];
+            if (slot.ScheduledDue != due)
+            {
+                continue;
+            }
+
+            slot.ScheduledDue = UserTable.NoDeadline;
+            bool shortFired = slot.LastTraffic + _short <= now;
+            bool longFired = slot.LongDue <= now;
+            if (shortFired || longFired)
+            {
+                fired.Add((slot.Peer, longFired));
+                slot.LastTraffic = now;
+                if (longFired)
+                {
+                    slot.LongDue = now + _long;
+                }
+            }
+
+            Schedule(index);
+        }
+    }
+
+    /// <summary>Gets a peer's deadlines, for tests and diagnostics.</summary>
+    public (long Short, long Long) DeadlinesOf(ServerName peer)
+    {
+        ref Slot slot = ref _slots[_index[peer]];
+        return (slot.LastTraffic + _short, slot.LongDue);
+    }
+
+    private void Schedule(int index)
+    {
+        ref Slot slot = ref _slots[index];
+        long due = Math.Min(slot.LastTraffic + _short, slot.LongDue);
+        if (due < slot.ScheduledDue)
+        {
+            slot.ScheduledDue = due;
+            _due.Enqueue(index, due);
+        }
+    }
+
+    private struct Slot
+    {
+        public ServerName Peer;
+        public long LastTraffic;
+        public long LongDue;
+        public long ScheduledDue;
+    }
+}

@@ -1,0 +1,87 @@
+namespace Presence;
+
+/// <summary>
+/// Options of presence between servers: batching, retries, watchdogs and staleness. Set through
+/// <see cref="PresenceOptions.Federation"/>; used only when the engine has an <see cref="IPresenceTransport"/>.
+/// Defaults follow seed 000 ("API Efficiency") and today's Matrix servers.
+/// </summary>
+public sealed class PresenceFederationOptions
+{
+    /// <summary>The default <see cref="BatchWindow"/>: ten seconds.</summary>
+    public static readonly TimeSpan DefaultBatchWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>The shortest <see cref="BatchWindow"/> accepted: ten seconds (seed 000: "10 seconds to a minute").</summary>
+    public static readonly TimeSpan MinBatchWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest <see cref="BatchWindow"/> accepted: one minute.</summary>
+    public static readonly TimeSpan MaxBatchWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>The default <see cref="MaxEntriesPerMessage"/>.</summary>
+    public const int DefaultMaxEntriesPerMessage = 500;
+
+    /// <summary>The default <see cref="RetryInitialDelay"/>: one second.</summary>
+    public static readonly TimeSpan DefaultRetryInitialDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>The default <see cref="RetryMaxDelay"/>: five minutes.</summary>
+    public static readonly TimeSpan DefaultRetryMaxDelay = TimeSpan.FromMinutes(5);
+
+    /// <summary>The default <see cref="FailureHorizon"/>: one hour.</summary>
+    public static readonly TimeSpan DefaultFailureHorizon = TimeSpan.FromHours(1);
+
+    /// <summary>The default <see cref="ShortWatchdog"/>: one minute.</summary>
+    public static readonly TimeSpan DefaultShortWatchdog = TimeSpan.FromMinutes(1);
+
+    /// <summary>The default <see cref="LongWatchdog"/>: one hour.</summary>
+    public static readonly TimeSpan DefaultLongWatchdog = TimeSpan.FromHours(1);
+
+    /// <summary>The default <see cref="RemoteStaleAfter"/>: thirty minutes, what today's servers expect.</summary>
+    public static readonly TimeSpan DefaultRemoteStaleAfter = TimeSpan.FromMinutes(30);
+
+    /// <summary>The default <see cref="MaxInboundEntriesPerMessage"/>.</summary>
+    public const int DefaultMaxInboundEntriesPerMessage = 1000;
+
+    /// <summary>The default <see cref="MaxSubscriptionsPerPeer"/>.</summary>
+    public const int DefaultMaxSubscriptionsPerPeer = 10_000;
+
+    /// <summary>Gets or sets how long changes for one server are gathered before they are sent: each server gets at most one message per window (more when split), with the sends of different servers spread across the window.</summary>
+    /// <value>The default value is ten seconds; between ten seconds and one minute.</value>
+    public TimeSpan BatchWindow { get; set; } = DefaultBatchWindow;
+
+    /// <summary>Gets or sets the most entries one message carries; a larger batch is split.</summary>
+    /// <value>The default value is 500.</value>
+    public int MaxEntriesPerMessage { get; set; } = DefaultMaxEntriesPerMessage;
+
+    /// <summary>Gets or sets the delay before the first retry of a failed send; each further failure doubles it, with jitter.</summary>
+    /// <value>The default value is one second.</value>
+    public TimeSpan RetryInitialDelay { get; set; } = DefaultRetryInitialDelay;
+
+    /// <summary>Gets or sets the longest delay between retries.</summary>
+    /// <value>The default value is five minutes.</value>
+    public TimeSpan RetryMaxDelay { get; set; } = DefaultRetryMaxDelay;
+
+    /// <summary>Gets or sets how long a server may keep failing before its queue is dropped and its subscriptions are marked stale.</summary>
+    /// <value>The default value is one hour.</value>
+    public TimeSpan FailureHorizon { get; set; } = DefaultFailureHorizon;
+
+    /// <summary>Gets or sets the short watchdog: a server not heard from for this long is sent a reminder and asked again.</summary>
+    /// <value>The default value is one minute.</value>
+    public TimeSpan ShortWatchdog { get; set; } = DefaultShortWatchdog;
+
+    /// <summary>Gets or sets the long watchdog: a server that sent no reminder for this long is sent one and asked again, whatever the traffic. Spread across servers.</summary>
+    /// <value>The default value is one hour.</value>
+    public TimeSpan LongWatchdog { get; set; } = DefaultLongWatchdog;
+
+    /// <summary>Gets or sets how long a remote user's presence stays valid without an update, for servers that never send reminders (Synapse, Dendrite, conduwuit); then it is unknown.</summary>
+    /// <value>The default value is thirty minutes.</value>
+    public TimeSpan RemoteStaleAfter { get; set; } = DefaultRemoteStaleAfter;
+
+    /// <summary>Gets or sets the most entries taken from one inbound message; the rest are dropped and counted.</summary>
+    /// <value>The default value is 1000.</value>
+    public int MaxInboundEntriesPerMessage { get; set; } = DefaultMaxInboundEntriesPerMessage;
+
+    /// <summary>Gets or sets how many of this server's users one peer may subscribe to; further requests are dropped and counted.</summary>
+    /// <value>The default value is 10,000.</value>
+    public int MaxSubscriptionsPerPeer { get; set; } = DefaultMaxSubscriptionsPerPeer;
+
+    internal PresenceFederationOptions Clone() => (PresenceFederationOptions)MemberwiseClone();
+}

@@ -1,0 +1,250 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Presence.Internal;
+using Presence.Testing;
+
+namespace Presence.Core.Tests.Internal;
+
+[CancelAfter(10_000)]
+public sealed class OutboundSchedulerTests
+{
+    private static readonly ServerName Dest = ServerName.Parse("b.example");
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
+    private static UserId User(int i) => UserId.Parse($"@u{i}:a.example");
+
+    private static PresenceSnapshot State(UserId user, string? status = null) => new(user, PresenceState.Online, status, null, false, DeviceKinds.Standard);
+
+    private sealed class Fixture : IDisposable
+    {
+        public ManualTimeProvider Clock { get; } = new();
+
+        public RecordingTransport Transport { get; } = new();
+
+        public MetricsCollector Metrics { get; } = new();
+
+        public List<ServerName> GaveUp { get; } = [];
+
+        public OutboundScheduler Scheduler { get; }
+
+        public Fixture(Action<PresenceFederationOptions>? configure = null)
+        {
+            var options = new PresenceFederationOptions();
+            configure?.Invoke(options);
+            var instruments = new PresenceInstruments(Metrics, () => 0, () => 0, () => 0, () => 0, () => 0);
+            Scheduler = new OutboundScheduler(options, Transport, Clock, new TimeBase(Clock), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
+        }
+
+        public void Enqueue(ServerName destination, params PresenceSnapshot[] snapshots)
+        {
+            foreach (var s in snapshots)
+            {
+                Scheduler.Enqueue(destination, s);
+            }
+
+            Scheduler.Pump();
+        }
+
+        public void Dispose() => Metrics.Dispose();
+    }
+
+    internal sealed class RecordingTransport : IPresenceTransport
+    {
+        public List<(DateTimeOffset At, ServerName To, PresenceMessage Message)> Sent { get; } = [];
+
+        public Func<ServerName, bool> Fail { get; set; } = _ => false;
+
+        public ManualTimeProvider? Clock { get; set; }
+
+        public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
+        {
+            if (Fail(destination))
+            {
+                throw new InvalidOperationException("unreachable");
+            }
+
+            Sent.Add((Clock?.GetUtcNow() ?? default, destination, message));
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    [Test]
+    public void Changes_AreCoalescedLatestPerUserInFirstQueuedOrder_OneMessagePerWindow()
+    {
+        using var f = new Fixture();
+        f.Enqueue(Dest, State(User(1), "v1"), State(User(2)), State(User(1), "v2"));
+
+        f.Clock.Advance(Window);
+
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(1));
+        var push = f.Transport.Sent[0].Message.Push;
+        Assert.That(push.Select(p => p.User), Is.EqualTo(new[] { User(1), User(2) }));
+        Assert.That(push[0].StatusMessage, Is.EqualTo("v2"));
+        Assert.That(f.Scheduler.QueuedEntries, Is.Zero);
+    }
+
+    [Test]
+    public void Destination_IsFlushedAtMostOncePerWindow()
+    {
+        using var f = new Fixture();
+        f.Transport.Clock = f.Clock;
+        f.Enqueue(Dest, State(User(1)));
+        f.Clock.Advance(Window);
+        var first = f.Transport.Sent.Single().At;
+
+        f.Enqueue(Dest, State(User(2)));
+        f.Clock.Advance(Window - TimeSpan.FromMilliseconds(1) - (f.Clock.GetUtcNow() - first));
+        int beforeWindow = f.Transport.Sent.Count;
+        f.Clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.That(beforeWindow, Is.EqualTo(1), "no second message within a window of the first");
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(2));
+        Assert.That(f.Transport.Sent[1].At - first, Is.EqualTo(Window));
+    }
+
+    [Test]
+    public void LargeBatch_IsSplitByMaxEntriesPerMessage()
+    {
+        using var f = new Fixture(o => o.MaxEntriesPerMessage = 500);
+        f.Enqueue(Dest, [.. Enumerable.Range(0, 1200).Select(i => State(User(i)))]);
+
+        f.Clock.Advance(Window);
+
+        Assert.That(f.Transport.Sent.Select(s => s.Message.Push.Count), Is.EqualTo(new[] { 500, 500, 200 }));
+        Assert.That(f.Transport.Sent.SelectMany(s => s.Message.Push).Select(p => p.User), Is.EqualTo(Enumerable.Range(0, 1200).Select(User)));
+        Assert.That(f.Metrics.Total(PresenceMetrics.OutboundMessages), Is.EqualTo(3));
+    }
+
+    [Test]
+    public void ManyDestinations_SendsAreSpreadAcrossTheWindow()
+    {
+        using var f = new Fixture();
+        f.Transport.Clock = f.Clock;
+        var start = f.Clock.GetUtcNow();
+        for (int d = 0; d < 1000; d++)
+        {
+            f.Scheduler.Enqueue(ServerName.Parse($"s{d}.example"), State(User(1)));
+        }
+
+        f.Scheduler.Pump();
+        f.Clock.Advance(Window);
+
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(1000), "one message per destination with changes");
+        var perSecond = f.Transport.Sent.GroupBy(s => (int)(s.At - start).TotalSeconds).ToDictionary(g => g.Key, g => g.Count());
+        Assert.That(perSecond.Keys, Has.Count.EqualTo(10), "every second of the window carries sends");
+        Assert.That(perSecond.Values.Max(), Is.LessThan(160), "no burst: at most about 1.5 times the even share of 100");
+    }
+
+    [Test]
+    public void FailedSend_IsRetriedWithExponentialBackoffAndJitter_ThenTheLatestStateArrives()
+    {
+        using var f = new Fixture();
+        f.Transport.Clock = f.Clock;
+        int failures = 0;
+        var failedAt = new List<DateTimeOffset>();
+        f.Transport.Fail = _ =>
+        {
+            if (failures < 3)
+            {
+                failures++;
+                failedAt.Add(f.Clock.GetUtcNow());
+                return true;
+            }
+
+            return false;
+        };
+        f.Enqueue(Dest, State(User(1), "v1"));
+        while (failedAt.Count == 0)
+        {
+            f.Clock.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        f.Enqueue(Dest, State(User(1), "v2"), State(User(2))); // newer states arrive while the peer is failing
+
+        f.Clock.Advance(TimeSpan.FromSeconds(30));
+
+        Assert.That(failedAt, Has.Count.EqualTo(3));
+        var gaps = failedAt.Zip(failedAt.Skip(1), (a, b) => b - a).ToList();
+        Assert.That(gaps[0], Is.InRange(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.2)));
+        Assert.That(gaps[1], Is.InRange(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2.4)));
+        var delivered = f.Transport.Sent.Single();
+        Assert.That(delivered.At - failedAt[2], Is.InRange(TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(4.8)));
+        Assert.That(delivered.Message.Push.Select(p => (p.User, p.StatusMessage)), Is.EqualTo(new[] { (User(1), (string?)"v2"), (User(2), (string?)null) }));
+        Assert.That(f.Metrics.Total(PresenceMetrics.OutboundFailures), Is.EqualTo(3));
+    }
+
+    [Test]
+    public void DeadPeerForHours_KeepsOneEntryPerUser_ThenDropsAtTheHorizon()
+    {
+        using var f = new Fixture(o => o.FailureHorizon = TimeSpan.FromHours(3));
+        f.Transport.Fail = _ => true;
+        int maxQueued = 0;
+        for (int minute = 0; minute < 170; minute++)
+        {
+            for (int u = 0; u < 10; u++)
+            {
+                f.Scheduler.Enqueue(Dest, State(User(u), $"minute {minute}"));
+            }
+
+            f.Scheduler.Pump();
+            maxQueued = Math.Max(maxQueued, f.Scheduler.QueuedEntries);
+            f.Clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.That(maxQueued, Is.EqualTo(10), "memory is bounded by one entry per user per destination");
+        Assert.That(f.GaveUp, Is.Empty);
+
+        f.Clock.Advance(TimeSpan.FromMinutes(20));
+
+        Assert.That(f.GaveUp, Is.EqualTo(new[] { Dest }));
+        Assert.That(f.Scheduler.QueuedEntries, Is.Zero);
+        Assert.That(f.Metrics.Total(PresenceMetrics.OutboundDropped), Is.EqualTo(10));
+    }
+
+    [Test]
+    public void PeerBackAfterAnOutage_ReceivesOnlyTheFinalState()
+    {
+        using var f = new Fixture();
+        bool down = true;
+        f.Transport.Fail = _ => down;
+        for (int i = 0; i < 20; i++)
+        {
+            f.Enqueue(Dest, State(User(1), $"v{i}"));
+            f.Clock.Advance(TimeSpan.FromSeconds(30));
+        }
+
+        down = false;
+        f.Clock.Advance(TimeSpan.FromMinutes(6));
+
+        var delivered = f.Transport.Sent.Single();
+        Assert.That(delivered.Message.Push.Single().StatusMessage, Is.EqualTo("v19"));
+    }
+
+    [Test]
+    public void SendNow_GoesAtOnceWithPollsAndTheReminderMarker()
+    {
+        using var f = new Fixture();
+        var watched = UserId.Parse("@bob:b.example");
+
+        f.Scheduler.SendNow(Dest, [State(User(1))], [watched], [], reminder: true);
+
+        var message = f.Transport.Sent.Single().Message;
+        Assert.That(message.IsReminder, Is.True);
+        Assert.That(message.Poll, Is.EqualTo(new[] { watched }));
+        Assert.That(message.Push.Single().User, Is.EqualTo(User(1)));
+    }
+
+    [Test]
+    public void PollThenUnpollBeforeTheSend_CancelOut()
+    {
+        using var f = new Fixture();
+        f.Transport.Fail = _ => true;
+        var bob = UserId.Parse("@bob:b.example");
+        f.Scheduler.SendNow(Dest, [], [bob], [], reminder: false);
+        f.Transport.Fail = _ => false;
+
+        f.Scheduler.SendNow(Dest, [], [], [bob], reminder: false);
+        f.Clock.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.That(f.Transport.Sent.All(s => s.Message.Poll.Count == 0 && s.Message.Unpoll.Count == 0), Is.True);
+    }
+}
