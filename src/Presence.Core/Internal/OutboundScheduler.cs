@@ -125,7 +125,7 @@ internal sealed class OutboundScheduler
 
             peer.Reminder |= reminder;
             long now = _time.GetTimestamp();
-            sends = TryStartLocked(peer, now);
+            sends = TryStartLocked(peer, now, regular: false);
             ArmLocked(now);
         }
 
@@ -252,7 +252,7 @@ internal sealed class OutboundScheduler
                             peer.RetryDue = UserTable.NoDeadline;
                         }
 
-                        if (TryStartLocked(peer, now) is { } started)
+                        if (TryStartLocked(peer, now, regular: true) is { } started)
                         {
                             sends.AddRange(started);
                         }
@@ -272,8 +272,11 @@ internal sealed class OutboundScheduler
         Send(sends);
     }
 
-    /// <summary>Takes the destination's batch, split into messages, unless a send is in flight or a retry is pending.</summary>
-    private List<(Peer, List<PresenceMessage>)>? TryStartLocked(Peer peer, long now)
+    /// <summary>
+    /// Takes the destination's batch, split into messages, unless a send is in flight or a retry is pending. Only a
+    /// regular (windowed) flush counts for "once per window"; an immediate answer or reminder does not delay the next.
+    /// </summary>
+    private List<(Peer, List<PresenceMessage>)>? TryStartLocked(Peer peer, long now, bool regular)
     {
         if (peer.InFlight || peer.RetryDue != UserTable.NoDeadline)
         {
@@ -302,7 +305,11 @@ internal sealed class OutboundScheduler
 
         ClearLocked(peer);
         peer.InFlight = true;
-        peer.LastFlush = now;
+        if (regular)
+        {
+            peer.LastFlush = now;
+        }
+
         return [(peer, messages)];
     }
 
@@ -368,7 +375,8 @@ internal sealed class OutboundScheduler
                 }
                 else
                 {
-                    peer.RetryDue = now + Backoff(peer);
+                    // The last retry happens at the horizon itself; if it fails too, the queue is dropped.
+                    peer.RetryDue = Math.Min(now + Backoff(peer), peer.FirstFailure + _horizon);
                     peer.ScheduledDue = peer.RetryDue;
                     _due.Enqueue(peer, peer.RetryDue);
                 }
@@ -380,7 +388,7 @@ internal sealed class OutboundScheduler
                 if (peer.ScheduledDue <= now)
                 {
                     peer.ScheduledDue = UserTable.NoDeadline;
-                    next = TryStartLocked(peer, now);
+                    next = TryStartLocked(peer, now, regular: false);
                 }
             }
 

@@ -1,0 +1,300 @@
+using Presence.Internal;
+using Presence.Testing;
+
+namespace Presence.Core.Tests.Internal;
+
+[CancelAfter(20_000)]
+public sealed class FederationTests
+{
+    private static readonly ServerName A = ServerName.Parse("a.example");
+    private static readonly ServerName B = ServerName.Parse("b.example");
+    private static readonly UserId Alice = UserId.Parse("@alice:a.example");
+    private static readonly UserId Bob = UserId.Parse("@bob:b.example");
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
+
+    /// <summary>Two servers on one manual clock, one in-memory network and one shared view of rooms.</summary>
+    private sealed class TwoServers : IAsyncDisposable
+    {
+        private TwoServers(ManualTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
+        {
+            Clock = clock;
+            Network = network;
+            Rooms = rooms;
+            Servers = servers;
+        }
+
+        public ManualTimeProvider Clock { get; }
+
+        public InMemoryPresenceNetwork Network { get; }
+
+        public InMemoryMembershipView Rooms { get; }
+
+        public Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> Servers { get; }
+
+        public IPresenceEngine this[ServerName server] => Servers[server].Engine;
+
+        public static async Task<TwoServers> StartAsync(Action<PresenceOptions>? configure = null)
+        {
+            var clock = new ManualTimeProvider();
+            var network = new InMemoryPresenceNetwork(clock);
+            var rooms = new InMemoryMembershipView();
+            var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();
+            foreach (var name in new[] { A, B })
+            {
+                var options = new PresenceOptions { ServerName = name };
+                configure?.Invoke(options);
+                var metrics = new MetricsCollector();
+                var transport = new CapturingTransport(network.CreateTransport(name), clock);
+                var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics, transport: transport);
+                await engine.StartAsync();
+                network.Attach(name, engine);
+                servers[name] = (engine, metrics, transport);
+            }
+
+            return new TwoServers(clock, network, rooms, servers);
+        }
+
+        public async Task ShareRoomAsync(params UserId[] users)
+        {
+            foreach (var user in users)
+            {
+                Rooms.Join("!room:a.example", user);
+            }
+
+            foreach (var (engine, _, _) in Servers.Values)
+            {
+                foreach (var user in users)
+                {
+                    await engine.MembershipChangedAsync(user);
+                }
+            }
+        }
+
+        public async Task<PresenceSnapshot> ReadAsync(ServerName at, UserId user) => (await this[at].GetPresenceAsync(user, user)).Presence;
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var (engine, metrics, _) in Servers.Values)
+            {
+                await engine.DisposeAsync();
+                metrics.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Records every message a server hands to the network, with the time.</summary>
+    private sealed class CapturingTransport(IPresenceTransport inner, TimeProvider clock) : IPresenceTransport
+    {
+        public List<(DateTimeOffset At, ServerName To, PresenceMessage Message)> Messages { get; } = [];
+
+        public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
+        {
+            lock (Messages)
+            {
+                Messages.Add((clock.GetUtcNow(), destination, message));
+            }
+
+            return inner.SendAsync(destination, message, cancellationToken);
+        }
+    }
+
+    [Test]
+    public async Task LocalChange_ReachesAServerSharingARoom_WithinOneWindow_InOneMessage()
+    {
+        await using var net = await TwoServers.StartAsync();
+        await net.ShareRoomAsync(Alice, Bob);
+        await using var bobFeed = await net[B].SubscribeAsync(Bob);
+        bobFeed.TryRead(out _);
+
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "hello b");
+        Assert.That(net.Servers[A].Sent.Messages, Is.Empty, "nothing is sent on the caller's path");
+        net.Clock.Advance(Window);
+
+        Assert.That((await net[B].GetPresenceAsync(Bob, Alice)).Presence.StatusMessage, Is.EqualTo("hello b"));
+        Assert.That(net.Network.SentBetween(A, B).Messages, Is.EqualTo(1));
+        net.Clock.Advance(Window);
+        Assert.That(bobFeed.TryRead(out var batch), Is.True);
+        Assert.That(batch.Single().User, Is.EqualTo(Alice));
+        Assert.That(batch.Single().State, Is.EqualTo(PresenceState.Online));
+    }
+
+    [Test]
+    public async Task Poll_IsAnsweredAtOnce_AndChangesArePushedAfterwards()
+    {
+        await using var net = await TwoServers.StartAsync();
+        net[B].SetPresence(Bob, "D1", PresenceState.Unavailable, "away");
+
+        ((DefaultPresenceEngine)net[A]).Watch(Bob);
+
+        var atA = await net.ReadAsync(A, Bob);
+        Assert.That(atA.State, Is.EqualTo(PresenceState.Unavailable), "answered without any time passing");
+        Assert.That(atA.StatusMessage, Is.EqualTo("away"));
+        Assert.That(net.Network.SentBetween(A, B).Messages, Is.EqualTo(1));
+        Assert.That(net.Network.SentBetween(B, A).Messages, Is.EqualTo(1));
+
+        net[B].SetPresence(Bob, "D1", PresenceState.Online, "back");
+        net.Clock.Advance(Window);
+
+        Assert.That((await net.ReadAsync(A, Bob)).StatusMessage, Is.EqualTo("back"), "the promise: changes are pushed");
+    }
+
+    [Test]
+    public async Task ForgedAndMalformedEntries_AreDroppedAndCounted_TheRestApplies()
+    {
+        await using var net = await TwoServers.StartAsync();
+        var carol = UserId.Parse("@carol:c.example");
+
+        await net[A].ReceiveAsync(B, new PresenceMessage(
+            push:
+            [
+                new PresenceSnapshot(carol, PresenceState.Online, "forged", null, false, DeviceKinds.None),
+                new PresenceSnapshot(Bob, PresenceState.Unknown, null, null, false, DeviceKinds.None),
+                new PresenceSnapshot(Bob, PresenceState.Online, new string('x', 5000), null, false, DeviceKinds.None),
+                new PresenceSnapshot(Bob, PresenceState.Online, "fine", null, false, DeviceKinds.None),
+            ],
+            poll: [UserId.Parse("@zed:elsewhere.example")]));
+
+        var metrics = net.Servers[A].Metrics;
+        Assert.Multiple(async () =>
+        {
+            Assert.That((await net.ReadAsync(A, carol)).IsUnknown, Is.True, "a server speaks only for its own users");
+            Assert.That((await net.ReadAsync(A, Bob)).StatusMessage, Is.EqualTo("fine"));
+            Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "forged_origin"), Is.EqualTo(1));
+            Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "bad_state"), Is.EqualTo(1));
+            Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "status_too_long"), Is.EqualTo(1));
+            Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "not_local"), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task FloodingPeer_IsCappedPerMessageAndPerSubscriptionCount()
+    {
+        await using var net = await TwoServers.StartAsync(o =>
+        {
+            o.Federation.MaxInboundEntriesPerMessage = 10;
+            o.Federation.MaxSubscriptionsPerPeer = 5;
+        });
+        var flood = Enumerable.Range(0, 50).Select(i => new PresenceSnapshot(UserId.Parse($"@u{i}:b.example"), PresenceState.Online, null, null, false, DeviceKinds.None)).ToList();
+        var polls = Enumerable.Range(0, 8).Select(i => UserId.Parse($"@local{i}:a.example")).ToList();
+
+        await net[A].ReceiveAsync(B, new PresenceMessage(push: flood));
+        await net[A].ReceiveAsync(B, new PresenceMessage(poll: polls));
+
+        var metrics = net.Servers[A].Metrics;
+        Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "too_many_entries"), Is.EqualTo(40));
+        Assert.That(metrics.Total(PresenceMetrics.InboundDropped, "subscription_cap"), Is.EqualTo(3));
+        Assert.That((await net.ReadAsync(A, UserId.Parse("@u9:b.example"))).State, Is.EqualTo(PresenceState.Online));
+        Assert.That((await net.ReadAsync(A, UserId.Parse("@u10:b.example"))).IsUnknown, Is.True);
+    }
+
+    [Test]
+    public async Task SilentPeer_ShortWatchdogSendsAReminderWithTheCurrentStateOfSubscribedUsers()
+    {
+        await using var net = await TwoServers.StartAsync();
+        net[B].SetPresence(Bob, "D1", PresenceState.Online, "at my desk");
+        ((DefaultPresenceEngine)net[A]).Watch(Bob);
+        var start = net.Clock.GetUtcNow();
+        net.Network.SetDropping(A, true); // a hears nothing more from b; b hears nothing from a either after this
+        net.Network.SetDropping(B, true);
+
+        for (int i = 0; i < 3; i++)
+        {
+            net.Clock.Advance(TimeSpan.FromSeconds(20));
+            net[B].Heartbeat(Bob, "D1"); // bob stays connected
+        }
+
+        var reminders = net.Servers[B].Sent.Messages.Where(m => m.Message.IsReminder).ToList();
+        Assert.That(reminders, Has.Count.EqualTo(1));
+        Assert.That(reminders[0].At - start, Is.EqualTo(TimeSpan.FromMinutes(1)));
+        Assert.That(reminders[0].To, Is.EqualTo(A));
+        Assert.That(reminders[0].Message.Push.Select(p => (p.User, p.State, p.StatusMessage)), Is.EqualTo(new[] { (Bob, PresenceState.Online, (string?)"at my desk") }));
+        var fromA = net.Servers[A].Sent.Messages.Where(m => m.Message.IsReminder).ToList();
+        Assert.That(fromA.Single().Message.Poll, Is.EqualTo(new[] { Bob }), "the watcher re-requests the users it watches");
+        Assert.That(net.Servers[B].Metrics.Total(PresenceMetrics.WatchdogFired, "short"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task TrafficFromThePeer_KeepsTheShortWatchdogQuiet()
+    {
+        await using var net = await TwoServers.StartAsync();
+        ((DefaultPresenceEngine)net[A]).Watch(Bob);
+
+        for (int i = 0; i < 10; i++)
+        {
+            net.Clock.Advance(TimeSpan.FromSeconds(30));
+            net[A].NoteTraffic(B); // chat traffic proves b is alive
+            net[B].NoteTraffic(A);
+        }
+
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.WatchdogFired), Is.Zero);
+        Assert.That(net.Servers[B].Metrics.Total(PresenceMetrics.WatchdogFired), Is.Zero);
+    }
+
+    [Test]
+    public async Task ReminderlessPeer_RemoteUserBecomesUnknownAfterThirtyMinutesWithoutUpdate()
+    {
+        await using var net = await TwoServers.StartAsync();
+        var synapse = ServerName.Parse("synapse.example");
+        var sam = UserId.Parse("@sam:synapse.example");
+        await net.ShareRoomAsync(Alice, sam);
+        await using var feed = await net[A].SubscribeAsync(Alice);
+        feed.TryRead(out _);
+
+        await net[A].ReceiveAsync(synapse, new PresenceMessage(push: [new PresenceSnapshot(sam, PresenceState.Online, null, net.Clock.GetUtcNow(), true, DeviceKinds.None)]));
+        net.Clock.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromMilliseconds(1));
+        var before = await net.ReadAsync(A, sam);
+        net.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        var after = await net.ReadAsync(A, sam);
+        net.Clock.Advance(Window);
+
+        Assert.That(before.State, Is.EqualTo(PresenceState.Online));
+        Assert.That(after.State, Is.EqualTo(PresenceState.Unknown), "unknown, not offline");
+        var seen = new List<PresenceSnapshot>();
+        while (feed.TryRead(out var batch))
+        {
+            seen.AddRange(batch);
+        }
+
+        Assert.That(seen.Select(p => p.State), Is.EqualTo(new[] { PresenceState.Online, PresenceState.Unknown }), "watchers are told");
+    }
+
+    [Test]
+    public async Task RemindingPeer_UsersDoNotGoStaleByThePerUserRule()
+    {
+        await using var net = await TwoServers.StartAsync();
+
+        await net[A].ReceiveAsync(B, new PresenceMessage(push: [new PresenceSnapshot(Bob, PresenceState.Online, null, null, false, DeviceKinds.None)], isReminder: true));
+        net.Clock.Advance(TimeSpan.FromMinutes(45));
+
+        Assert.That((await net.ReadAsync(A, Bob)).State, Is.EqualTo(PresenceState.Online));
+    }
+
+    [Test]
+    public async Task PeerFailingPastTheHorizon_IsGivenUp_AndStateIsCurrentAgainAfterItReturns()
+    {
+        await using var net = await TwoServers.StartAsync(o => o.Federation.FailureHorizon = TimeSpan.FromMinutes(10));
+        ((DefaultPresenceEngine)net[B]).Watch(Alice);
+        net[A].Heartbeat(Alice, "D1");
+        net.Network.SetFailing(B, true);
+
+        for (int i = 0; i < 12; i++)
+        {
+            net[A].SetPresence(Alice, "D1", PresenceState.Online, $"status {i}");
+            net.Clock.Advance(TimeSpan.FromMinutes(1));
+            net[A].Heartbeat(Alice, "D1");
+        }
+
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.OutboundDropped), Is.GreaterThan(0), "the queue was dropped at the horizon");
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.OutboundFailures), Is.GreaterThan(0));
+
+        net.Network.SetFailing(B, false);
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "final");
+        for (int i = 0; i < 6; i++)
+        {
+            net.Clock.Advance(TimeSpan.FromSeconds(20));
+            net[A].Heartbeat(Alice, "D1");
+        }
+
+        Assert.That((await net.ReadAsync(B, Alice)).StatusMessage, Is.EqualTo("final"), "b's watchdog re-polls a and the state is current again");
+    }
+}
