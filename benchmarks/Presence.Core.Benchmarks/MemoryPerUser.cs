@@ -1,3 +1,5 @@
+using Presence.Internal;
+
 namespace Presence.Benchmarks;
 
 /// <summary>
@@ -9,6 +11,20 @@ internal static class MemoryPerUser
 {
     public static void Report()
     {
+        // Watchdogs: memory per tracked peer (names created first: the host holds them anyway).
+        var names = WatchdogBenchmarks.Names();
+        long beforeWatchdogs = GC.GetTotalMemory(forceFullCollection: true);
+        var watchdogs = new WatchdogManager(TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour);
+        foreach (var name in names)
+        {
+            watchdogs.Track(name, 0);
+        }
+
+        long afterWatchdogs = GC.GetTotalMemory(forceFullCollection: true);
+        Console.WriteLine($"Watchdog memory per peer: {(afterWatchdogs - beforeWatchdogs) / (double)names.Length:F1} bytes ({watchdogs.Count:N0} peers)");
+        GC.KeepAlive(watchdogs);
+        GC.KeepAlive(names);
+
         var clock = new FrozenTimeProvider();
         long beforeIds = GC.GetTotalMemory(forceFullCollection: true);
         var users = new TrackedUsers(clock);
@@ -37,5 +53,27 @@ internal static class MemoryPerUser
         Console.WriteLine($"Engine plus the default InMemoryPresenceStore, per user: {(afterStore - afterStoreIds) / (double)TrackedUsers.Count:F1} bytes ({store.Count:N0} records saved)");
         GC.KeepAlive(stored);
         GC.KeepAlive(beforeStore);
+
+        // Batching: messages out after one window, for one million changes over 1,000 destinations.
+        var stepping = new Presence.Testing.ManualTimeProvider();
+        var transport = new CountingTransport();
+        var (snapshots, peers) = BatchingBenchmarks.Population();
+        var scheduler = BatchingBenchmarks.CreateScheduler(stepping, transport);
+        BatchingBenchmarks.Run(scheduler, snapshots, peers);
+        stepping.Advance(PresenceFederationOptions.DefaultBatchWindow);
+        Console.WriteLine($"Batching: {BatchingBenchmarks.Changes:N0} changes for {BatchingBenchmarks.Peers:N0} destinations -> {transport.Messages:N0} messages, {transport.Entries:N0} entries after one window");
+    }
+
+    private sealed class CountingTransport : IPresenceTransport
+    {
+        public int Messages;
+        public long Entries;
+
+        public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
+        {
+            Messages++;
+            Entries += message.EntryCount;
+            return ValueTask.CompletedTask;
+        }
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics;
 
 namespace Presence.Internal;
 
@@ -41,14 +40,8 @@ internal sealed class UserTable
     public const long NoTime = long.MinValue;
     public const long NoDeadline = long.MaxValue;
 
-    private const int MinIndexCapacity = 16;
-
-    /// <summary>
-    /// Open-addressing index from user to slot: each entry is (hash &lt;&lt; 32) | (slot + 1), 0 when empty,
-    /// linear probing, at most half full. One array read per lookup instead of a dictionary's two, which is
-    /// most of a heartbeat's cost once a million users no longer fit in the cache. Users are never removed.
-    /// </summary>
-    private long[] _index;
+    /// <summary>User → slot; see <see cref="OpenIndex"/>.</summary>
+    private OpenIndex _index;
     private readonly PriorityQueue<int, long> _deadlines = new();
     private readonly IUserTableObserver _observer;
     private readonly TimeBase _time;
@@ -70,7 +63,7 @@ internal sealed class UserTable
         _granularityTicks = time.ToTicks(options.LastActiveGranularity);
         _maxDevices = options.MaxDevicesPerUser;
         _slots = new UserSlot[Math.Max(initialCapacity, 4)];
-        _index = new long[Math.Max(MinIndexCapacity, (int)BitOperations.RoundUpToPowerOf2((uint)initialCapacity * 2))];
+        _index = new OpenIndex(initialCapacity);
     }
 
     public int Count => _count;
@@ -86,61 +79,7 @@ internal sealed class UserTable
 
     public ref UserSlot this[int index] => ref _slots[index];
 
-    public bool TryFind(UserId user, out int index)
-    {
-        int hash = user.GetHashCode();
-        long[] table = _index;
-        int mask = table.Length - 1;
-        for (int position = hash & mask; ; position = (position + 1) & mask)
-        {
-            long entry = table[position];
-            if (entry == 0)
-            {
-                index = -1;
-                return false;
-            }
-
-            if ((int)(entry >> 32) == hash)
-            {
-                index = (int)(uint)entry - 1;
-                if (_slots[index].User == user)
-                {
-                    return true;
-                }
-            }
-        }
-    }
-
-    private void AddToIndex(int hash, int index)
-    {
-        if ((_count + 1) * 2 > _index.Length)
-        {
-            var bigger = new long[_index.Length * 2];
-            foreach (long entry in _index)
-            {
-                if (entry != 0)
-                {
-                    Insert(bigger, entry);
-                }
-            }
-
-            _index = bigger;
-        }
-
-        Insert(_index, ((long)hash << 32) | (uint)(index + 1));
-    }
-
-    private static void Insert(long[] table, long entry)
-    {
-        int mask = table.Length - 1;
-        int position = (int)(entry >> 32) & mask;
-        while (table[position] != 0)
-        {
-            position = (position + 1) & mask;
-        }
-
-        table[position] = entry;
-    }
+    public bool TryFind(UserId user, out int index) => _index.TryFind(user, user.GetHashCode(), new SlotKeys(_slots), out index);
 
     /// <summary>
     /// Restores a user from the store, before any input. A last-active time in the future is clamped to
@@ -429,7 +368,7 @@ internal sealed class UserTable
             Requested = PresenceState.Online,
             PublishedState = PresenceState.Unknown,
         };
-        AddToIndex(user.GetHashCode(), index);
+        _index.Add(user.GetHashCode(), index);
         return index;
     }
 
@@ -743,4 +682,9 @@ internal sealed class UserTable
         => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds);
 
     private DateTimeOffset? ToWall(long ticks) => ticks == NoTime ? null : _time.ToWall(ticks);
+
+    private readonly struct SlotKeys(UserSlot[] slots) : IIndexKeys<UserId>
+    {
+        public bool Matches(int slot, UserId key) => slots[slot].User == key;
+    }
 }

@@ -8,7 +8,7 @@ namespace Presence.Internal;
 /// </summary>
 internal sealed class WatchdogManager
 {
-    private readonly Dictionary<ServerName, int> _index = [];
+    private OpenIndex _index = new(16);
     private readonly PriorityQueue<int, long> _due = new();
     private readonly long _short;
     private readonly long _long;
@@ -26,12 +26,14 @@ internal sealed class WatchdogManager
     /// <summary>Gets the earliest queued deadline (possibly stale), or <see cref="UserTable.NoDeadline"/>.</summary>
     public long NextDeadline => _due.TryPeek(out _, out long due) ? due : UserTable.NoDeadline;
 
-    public bool IsTracked(ServerName peer) => _index.ContainsKey(peer);
+    public bool IsTracked(ServerName peer) => TryFind(peer, out _);
+
+    private bool TryFind(ServerName peer, out int index) => _index.TryFind(peer, peer.GetHashCode(), new SlotKeys(_slots), out index);
 
     /// <summary>Starts watching a peer: short deadline from now, long deadline at the peer's own phase within the next long period.</summary>
     public void Track(ServerName peer, long now)
     {
-        if (_index.ContainsKey(peer))
+        if (TryFind(peer, out _))
         {
             return;
         }
@@ -49,14 +51,14 @@ internal sealed class WatchdogManager
             LongDue = now + _long + OutboundScheduler.Phase(peer, _long),
             ScheduledDue = UserTable.NoDeadline,
         };
-        _index.Add(peer, index);
+        _index.Add(peer.GetHashCode(), index);
         Schedule(index);
     }
 
     /// <summary>Any message or traffic from the peer: the short deadline restarts. O(1), no allocation.</summary>
     public void NoteTraffic(ServerName peer, long now)
     {
-        if (_index.TryGetValue(peer, out int index))
+        if (TryFind(peer, out int index))
         {
             _slots[index].LastTraffic = now;
         }
@@ -65,7 +67,7 @@ internal sealed class WatchdogManager
     /// <summary>A reminder from the peer: both deadlines restart.</summary>
     public void NoteReminder(ServerName peer, long now)
     {
-        if (_index.TryGetValue(peer, out int index))
+        if (TryFind(peer, out int index))
         {
             ref Slot slot = ref _slots[index];
             slot.LastTraffic = now;
@@ -106,7 +108,12 @@ internal sealed class WatchdogManager
     /// <summary>Gets a peer's deadlines, for tests and diagnostics.</summary>
     public (long Short, long Long) DeadlinesOf(ServerName peer)
     {
-        ref Slot slot = ref _slots[_index[peer]];
+        if (!TryFind(peer, out int index))
+        {
+            throw new KeyNotFoundException($"{peer} is not tracked.");
+        }
+
+        ref Slot slot = ref _slots[index];
         return (slot.LastTraffic + _short, slot.LongDue);
     }
 
@@ -127,5 +134,10 @@ internal sealed class WatchdogManager
         public long LastTraffic;
         public long LongDue;
         public long ScheduledDue;
+    }
+
+    private readonly struct SlotKeys(Slot[] slots) : IIndexKeys<ServerName>
+    {
+        public bool Matches(int slot, ServerName key) => slots[slot].Peer == key;
     }
 }
