@@ -68,7 +68,8 @@ internal sealed class OutboundScheduler
     /// <summary>Moves queued changes into their destinations' batches and arms flushes.</summary>
     public void Pump()
     {
-        if (!_changes.Reader.TryPeek(out _))
+        // Count, not TryPeek: peeking pins the queue's segment, which then cannot be reused and costs an allocation per change.
+        if (_changes.Reader.Count == 0)
         {
             return;
         }
