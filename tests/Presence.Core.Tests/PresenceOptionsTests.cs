@@ -18,6 +18,14 @@ public sealed class PresenceOptionsTests
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MaxDevicesPerUser = 256), "PresenceOptions.MaxDevicesPerUser").SetName("Devices above 255");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MembershipCacheCapacity = 0), "PresenceOptions.MembershipCacheCapacity").SetName("Cache capacity zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.ShutdownTimeout = TimeSpan.Zero), "PresenceOptions.ShutdownTimeout").SetName("Shutdown timeout zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.BatchWindow = TimeSpan.FromSeconds(5)), "PresenceOptions.Federation.BatchWindow").SetName("Federation window below 10 s");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.BatchWindow = TimeSpan.FromMinutes(2)), "PresenceOptions.Federation.BatchWindow").SetName("Federation window above a minute");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxEntriesPerMessage = 0), "PresenceOptions.Federation.MaxEntriesPerMessage").SetName("Entries per message zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.RetryMaxDelay = TimeSpan.FromMilliseconds(10)), "PresenceOptions.Federation.RetryMaxDelay").SetName("Retry max below initial");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.LongWatchdog = TimeSpan.FromSeconds(30)), "PresenceOptions.Federation.LongWatchdog").SetName("Long watchdog not above short");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.FailureHorizon = TimeSpan.FromMinutes(1)), "PresenceOptions.Federation.FailureHorizon").SetName("Horizon below retry max");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.RemoteStaleAfter = TimeSpan.Zero), "PresenceOptions.Federation.RemoteStaleAfter").SetName("Stale-after zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxSubscriptionsPerPeer = 0), "PresenceOptions.Federation.MaxSubscriptionsPerPeer").SetName("Subscriptions per peer zero");
     }
 
     [TestCaseSource(nameof(InvalidOptions))]
@@ -54,6 +62,18 @@ public sealed class PresenceOptionsTests
             Assert.That(options.LastActiveGranularity, Is.EqualTo(TimeSpan.FromSeconds(60)));
             Assert.That(options.EnableBusy, Is.False);
         });
+    }
+
+    [Test]
+    public void Create_CopiesFederationOptionsToo()
+    {
+        var options = new PresenceOptions { ServerName = ServerName.Parse("example.org") };
+        var copy = options.Clone();
+
+        options.Federation.BatchWindow = TimeSpan.FromSeconds(30);
+
+        Assert.That(copy.Federation.BatchWindow, Is.EqualTo(PresenceFederationOptions.DefaultBatchWindow));
+        Assert.That(copy.Federation, Is.Not.SameAs(options.Federation));
     }
 
     [Test]

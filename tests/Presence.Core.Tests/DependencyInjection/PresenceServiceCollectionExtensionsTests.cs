@@ -67,6 +67,25 @@ public sealed class PresenceServiceCollectionExtensionsTests
     }
 
     [Test]
+    public async Task UseTransport_GivesTheEngineAWayToOtherServers()
+    {
+        var clock = new ManualTimeProvider();
+        var transport = Substitute.For<IPresenceTransport>();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(clock);
+        services.AddPresence(o => o.ServerName = ServerName.Parse("a.example")).UseMembershipView(new InMemoryMembershipView()).UseTransport(transport);
+        await using var provider = services.BuildServiceProvider();
+        var engine = provider.GetRequiredService<IPresenceEngine>();
+        await engine.StartAsync();
+
+        await engine.ReceiveAsync(ServerName.Parse("b.example"), new PresenceMessage(poll: [UserId.Parse("@alice:a.example")]));
+        engine.SetPresence(UserId.Parse("@alice:a.example"), "D1", PresenceState.Online, null);
+        clock.Advance(TimeSpan.FromSeconds(10));
+
+        await transport.Received().SendAsync(ServerName.Parse("b.example"), Arg.Is<PresenceMessage>(m => m.Push.Count == 1), Arg.Any<CancellationToken>());
+    }
+
+    [Test]
     public void AddPresence_InvalidOptions_FailOnResolveNamingTheOption()
     {
         var services = new ServiceCollection();
