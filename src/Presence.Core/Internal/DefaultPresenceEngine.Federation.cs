@@ -30,6 +30,18 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         ArgumentNullException.ThrowIfNull(message);
+        if (origin == _server)
+        {
+            // Nobody speaks for this server's users but this engine: a message "from" ourselves is dropped whole.
+            lock (_lock)
+            {
+                ThrowIfNotRunning();
+            }
+
+            DropInbound(origin, "self_origin");
+            return ValueTask.CompletedTask;
+        }
+
         var federation = _options.Federation;
         List<PresenceSnapshot>? answer = null;
         List<UserId>? misses;

@@ -297,4 +297,18 @@ public sealed class FederationTests
 
         Assert.That((await net.ReadAsync(B, Alice)).StatusMessage, Is.EqualTo("final"), "b's watchdog re-polls a and the state is current again");
     }
+
+    [Test]
+    public async Task MessageClaimingToComeFromThisServer_IsDroppedWhole()
+    {
+        await using var net = await TwoServers.StartAsync();
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "mine");
+
+        await net[A].ReceiveAsync(A, new PresenceMessage(push: [new PresenceSnapshot(Alice, PresenceState.Offline, "forged", null, false, DeviceKinds.None)]));
+
+        var alice = await net.ReadAsync(A, Alice);
+        Assert.That(alice.State, Is.EqualTo(PresenceState.Online));
+        Assert.That(alice.StatusMessage, Is.EqualTo("mine"));
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.InboundDropped, "self_origin"), Is.EqualTo(1));
+    }
 }
