@@ -47,6 +47,12 @@ public sealed class PresenceSnapshot
     /// <summary>Gets the kinds of the user's connected devices (for example <see cref="DeviceKinds.Mobile"/>).</summary>
     public DeviceKinds DeviceKinds { get; }
 
+    /// <summary>
+    /// The engine's publication order (0 for snapshots made elsewhere): when two snapshots of one user meet in a
+    /// queue, the higher sequence is the newer state, whatever order the threads that carry them arrive in.
+    /// </summary>
+    internal long Sequence { get; init; }
+
     /// <summary>Gets a value indicating whether no information is held about the user.</summary>
     public bool IsUnknown => State == PresenceState.Unknown;
 

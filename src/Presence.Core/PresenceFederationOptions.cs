@@ -37,6 +37,15 @@ public sealed class PresenceFederationOptions
     /// <summary>The default <see cref="RemoteStaleAfter"/>: thirty minutes, what today's servers expect.</summary>
     public static readonly TimeSpan DefaultRemoteStaleAfter = TimeSpan.FromMinutes(30);
 
+    /// <summary>The default <see cref="SendTimeout"/>: thirty seconds.</summary>
+    public static readonly TimeSpan DefaultSendTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The default <see cref="DefaultPromiseLifetime"/>: two hours.</summary>
+    public static readonly TimeSpan DefaultDefaultPromiseLifetime = TimeSpan.FromHours(2);
+
+    /// <summary>The default <see cref="MaxRemoteUsersPerPeer"/>.</summary>
+    public const int DefaultMaxRemoteUsersPerPeer = 50_000;
+
     /// <summary>The default <see cref="MaxInboundEntriesPerMessage"/>.</summary>
     public const int DefaultMaxInboundEntriesPerMessage = 1000;
 
@@ -74,6 +83,22 @@ public sealed class PresenceFederationOptions
     /// <summary>Gets or sets how long a remote user's presence stays valid without an update, for servers that never send reminders (Synapse, Dendrite, conduwuit); then it is unknown.</summary>
     /// <value>The default value is thirty minutes.</value>
     public TimeSpan RemoteStaleAfter { get; set; } = DefaultRemoteStaleAfter;
+
+    /// <summary>Gets or sets how long one send may take before it counts as failed (and is retried).</summary>
+    /// <value>The default value is thirty seconds.</value>
+    public TimeSpan SendTimeout { get; set; } = DefaultSendTimeout;
+
+    /// <summary>
+    /// Gets or sets how long presence from a server that sends reminders stays valid without a push or reminder,
+    /// when its message states no promise lifetime; then it is unknown and asked for again. Also stated in the
+    /// reminders this engine sends.
+    /// </summary>
+    /// <value>The default value is two hours (twice the default long watchdog).</value>
+    public TimeSpan DefaultPromiseLifetime { get; set; } = DefaultDefaultPromiseLifetime;
+
+    /// <summary>Gets or sets how many users of one peer the engine holds presence for; pushes for more are dropped and counted.</summary>
+    /// <value>The default value is 50,000.</value>
+    public int MaxRemoteUsersPerPeer { get; set; } = DefaultMaxRemoteUsersPerPeer;
 
     /// <summary>Gets or sets the most entries taken from one inbound message; the rest are dropped and counted.</summary>
     /// <value>The default value is 1000.</value>

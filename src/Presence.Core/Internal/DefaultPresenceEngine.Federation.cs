@@ -19,6 +19,9 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule.</summary>
     private readonly HashSet<ServerName> _remindingPeers = [];
 
+    /// <summary>Peer → how many of its users the table holds: a hostile peer cannot grow memory without bound.</summary>
+    private readonly Dictionary<ServerName, int> _remoteUsers = [];
+
     private readonly HashSet<string> _serverScratch = new(StringComparer.Ordinal);
     private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
 
@@ -57,14 +60,25 @@ internal sealed partial class DefaultPresenceEngine
             }
 
             int budget = federation.MaxInboundEntriesPerMessage;
-            long staleAfter = _remindingPeers.Contains(origin) ? UserTable.NoDeadline : _remoteStaleAfter;
+            int overBudget = 0;
+
+            // Servers that send reminders promise to push for a lifetime (stated, or the protocol default);
+            // servers that never do get today's rule: no update for RemoteStaleAfter means unknown.
+            long staleAfter = _remindingPeers.Contains(origin)
+                ? _timeBase.ToTicks(message.PromiseLifetime ?? federation.DefaultPromiseLifetime)
+                : _remoteStaleAfter;
+            _remoteUsers.TryGetValue(origin, out int heldForOrigin);
             foreach (var pushed in message.Push)
             {
                 if (budget-- <= 0)
                 {
-                    DropInbound(origin, "too_many_entries");
+                    overBudget++;
                 }
-                else if (pushed is null || !pushed.User.IsOn(origin))
+                else if (pushed is null)
+                {
+                    DropInbound(origin, "malformed");
+                }
+                else if (!pushed.User.IsOn(origin))
                 {
                     DropInbound(origin, "forged_origin"); // a server speaks only for its own users
                 }
@@ -76,17 +90,28 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "status_too_long");
                 }
+                else if (!_table.TryFind(pushed.User, out _) && heldForOrigin >= federation.MaxRemoteUsersPerPeer)
+                {
+                    DropInbound(origin, "remote_user_cap");
+                }
                 else
                 {
+                    if (!_table.TryFind(pushed.User, out _))
+                    {
+                        heldForOrigin++;
+                    }
+
                     _table.ApplyRemote(pushed, now, staleAfter);
                 }
             }
+
+            _remoteUsers[origin] = heldForOrigin;
 
             foreach (var user in message.Poll)
             {
                 if (budget-- <= 0)
                 {
-                    DropInbound(origin, "too_many_entries");
+                    overBudget++;
                 }
                 else if (!user.IsOn(_server))
                 {
@@ -106,7 +131,7 @@ internal sealed partial class DefaultPresenceEngine
             {
                 if (budget-- <= 0)
                 {
-                    DropInbound(origin, "too_many_entries");
+                    overBudget++;
                 }
                 else
                 {
@@ -114,10 +139,8 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            foreach (var _ in message.ListRequests)
-            {
-                DropInbound(origin, "unsupported");
-            }
+            DropInbound(origin, "too_many_entries", overBudget);
+            DropInbound(origin, "unsupported", message.ListRequests.Count);
 
             misses = AfterChangeLocked(now);
         }
@@ -298,7 +321,10 @@ internal sealed partial class DefaultPresenceEngine
             }
 
             List<UserId> poll = _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
-            (_reminders ??= []).Add((peer, push, poll));
+            if (push.Count > 0 || poll.Count > 0)
+            {
+                (_reminders ??= []).Add((peer, push, poll)); // no interest either way, no traffic
+            }
         }
     }
 
@@ -338,16 +364,21 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            _table.ForgetRemoteServer(peer);
+            // What we hold of the peer's users is left to expire by its own rule: inbound may still be flowing.
             misses = AfterChangeLocked(Now());
         }
 
         ResolveMembershipMisses(misses);
     }
 
-    private void DropInbound(ServerName origin, string reason)
+    private void DropInbound(ServerName origin, string reason, int count = 1)
     {
-        _metrics.InboundDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        Log.InboundDropped(_logger, origin.Value, reason);
+        if (count <= 0)
+        {
+            return;
+        }
+
+        _metrics.InboundDropped.Add(count, new KeyValuePair<string, object?>("reason", reason));
+        Log.InboundDropped(_logger, origin.Value, reason, count);
     }
 }

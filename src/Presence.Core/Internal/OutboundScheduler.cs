@@ -30,6 +30,8 @@ internal sealed class OutboundScheduler
     private readonly long _retryMax;
     private readonly long _horizon;
     private readonly int _maxEntries;
+    private readonly TimeSpan _sendTimeout;
+    private readonly TimeSpan _promiseLifetime;
     private long _armedDue = UserTable.NoDeadline;
     private int _queuedEntries;
     private bool _disposed;
@@ -56,6 +58,8 @@ internal sealed class OutboundScheduler
         _retryMax = timeBase.ToTicks(options.RetryMaxDelay);
         _horizon = timeBase.ToTicks(options.FailureHorizon);
         _maxEntries = options.MaxEntriesPerMessage;
+        _sendTimeout = options.SendTimeout;
+        _promiseLifetime = options.DefaultPromiseLifetime;
         _timer = time.CreateTimer(static state => ((OutboundScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
@@ -125,24 +129,13 @@ internal sealed class OutboundScheduler
             }
 
             peer.Reminder |= reminder;
+            peer.Urgent = true; // remembered if a send is in flight: it goes as soon as that one completes
             long now = _time.GetTimestamp();
             sends = TryStartLocked(peer, now, regular: false);
             ArmLocked(now);
         }
 
         Send(sends);
-    }
-
-    /// <summary>Forgets everything queued for a destination (it gave up, or the engine stops talking to it).</summary>
-    public void Forget(ServerName destination)
-    {
-        lock (_lock)
-        {
-            if (_peers.TryGetValue(destination, out var peer))
-            {
-                ClearLocked(peer);
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()
@@ -168,9 +161,18 @@ internal sealed class OutboundScheduler
 
     private void AddPushLocked(Peer peer, PresenceSnapshot snapshot)
     {
-        int before = peer.Pending.Count;
-        peer.Pending[snapshot.User] = snapshot; // a newer state replaces the older one in its first-queued place
-        _queuedEntries += peer.Pending.Count - before;
+        if (peer.Pending.TryGetValue(snapshot.User, out var queued))
+        {
+            if (queued.Sequence <= snapshot.Sequence)
+            {
+                peer.Pending[snapshot.User] = snapshot; // the newer state takes the older one's first-queued place
+            }
+
+            return; // an older state arriving late (another thread) never replaces a newer one
+        }
+
+        peer.Pending.Add(snapshot.User, snapshot);
+        _queuedEntries++;
     }
 
     private void ClearLocked(Peer peer)
@@ -180,6 +182,7 @@ internal sealed class OutboundScheduler
         peer.Polls.Clear();
         peer.Unpolls.Clear();
         peer.Reminder = false;
+        peer.Urgent = false;
     }
 
     /// <summary>
@@ -299,7 +302,8 @@ internal sealed class OutboundScheduler
             int count = Math.Min(_maxEntries, pending.Length - offset);
             var chunk = pending.AsSpan(offset, count).ToArray();
             bool first = offset == 0;
-            messages.Add(new PresenceMessage(chunk, first ? polls : null, first ? unpolls : null, first && peer.Reminder));
+            bool reminder = first && peer.Reminder;
+            messages.Add(new PresenceMessage(chunk, first ? polls : null, first ? unpolls : null, reminder, reminder ? _promiseLifetime : null));
             offset += count;
         }
         while (offset < pending.Length);
@@ -335,7 +339,8 @@ internal sealed class OutboundScheduler
         {
             for (; sent < messages.Count; sent++)
             {
-                await _transport.SendAsync(peer.Name, messages[sent], _stopping).ConfigureAwait(false);
+                // A peer that accepts and never answers must not hold the destination forever.
+                await _transport.SendAsync(peer.Name, messages[sent], _stopping).AsTask().WaitAsync(_sendTimeout, _time, _stopping).ConfigureAwait(false);
                 _metrics.OutboundMessages.Add(1);
                 _metrics.OutboundEntries.Add(messages[sent].EntryCount);
             }
@@ -385,11 +390,12 @@ internal sealed class OutboundScheduler
 
             if (!_disposed && peer.RetryDue == UserTable.NoDeadline && (peer.Pending.Count > 0 || peer.Polls.Count > 0 || peer.Unpolls.Count > 0 || peer.Reminder))
             {
-                ScheduleFlushLocked(peer, now, immediately: peer.Reminder || peer.Polls.Count > 0 || peer.Unpolls.Count > 0);
+                bool urgent = peer.Urgent;
+                ScheduleFlushLocked(peer, now, immediately: urgent);
                 if (peer.ScheduledDue <= now)
                 {
                     peer.ScheduledDue = UserTable.NoDeadline;
-                    next = TryStartLocked(peer, now, regular: false);
+                    next = TryStartLocked(peer, now, regular: !urgent);
                 }
             }
 
@@ -414,7 +420,10 @@ internal sealed class OutboundScheduler
         Send(next);
     }
 
-    /// <summary>Puts what was not sent back in front of what was queued since, unless a newer state or delta replaced it.</summary>
+    /// <summary>
+    /// Puts what was not sent back in front of what was queued since. A user queued again since keeps the newer
+    /// state, at the newer position; polls and unpolls yield to newer opposite deltas.
+    /// </summary>
     private void RequeueLocked(Peer peer, List<PresenceMessage> messages, int firstUnsent)
     {
         var newer = peer.Pending;
@@ -447,6 +456,7 @@ internal sealed class OutboundScheduler
             }
 
             peer.Reminder |= message.IsReminder;
+            peer.Urgent |= message.IsReminder || message.Poll.Count > 0 || message.Unpoll.Count > 0;
         }
 
         foreach (var (user, snapshot) in newer)
@@ -461,8 +471,13 @@ internal sealed class OutboundScheduler
     /// <summary>Exponential backoff capped at the maximum, with up to 20 % jitter derived from the destination and attempt (deterministic).</summary>
     private long Backoff(Peer peer)
     {
-        int doublings = Math.Min(peer.Failures - 1, 30);
-        long delay = Math.Min(_retryMax, _retryInitial << doublings);
+        long delay = _retryInitial;
+        for (int i = 1; i < peer.Failures && delay < _retryMax; i++)
+        {
+            delay *= 2; // saturates at the maximum long before it could overflow
+        }
+
+        delay = Math.Min(delay, _retryMax);
         uint mix = (uint)(peer.Phase ^ (peer.Failures * 0x9E3779B9L));
         mix ^= mix >> 16;
         mix *= 0x45D9F3B;
@@ -503,6 +518,9 @@ internal sealed class OutboundScheduler
         public HashSet<UserId> Unpolls { get; } = [];
 
         public bool Reminder { get; set; }
+
+        /// <summary>An answer, reminder or subscription change is waiting: send as soon as possible, not at the next slot.</summary>
+        public bool Urgent { get; set; }
 
         public bool InFlight { get; set; }
 

@@ -69,6 +69,13 @@ internal static class PresenceOptionsValidator
         Positive(f.ShortWatchdog, "Federation.ShortWatchdog", Fail);
         Positive(f.LongWatchdog, "Federation.LongWatchdog", Fail);
         Positive(f.RemoteStaleAfter, "Federation.RemoteStaleAfter", Fail);
+        Positive(f.SendTimeout, "Federation.SendTimeout", Fail);
+        Positive(f.DefaultPromiseLifetime, "Federation.DefaultPromiseLifetime", Fail);
+        if (f.DefaultPromiseLifetime <= f.LongWatchdog)
+        {
+            Fail($"PresenceOptions.Federation.DefaultPromiseLifetime ({f.DefaultPromiseLifetime}) must be longer than PresenceOptions.Federation.LongWatchdog ({f.LongWatchdog}), or promises lapse before reminders renew them.");
+        }
+
         if (f.RetryMaxDelay < f.RetryInitialDelay)
         {
             Fail($"PresenceOptions.Federation.RetryMaxDelay ({f.RetryMaxDelay}) must be at least PresenceOptions.Federation.RetryInitialDelay ({f.RetryInitialDelay}).");
@@ -84,9 +91,9 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.Federation.FailureHorizon ({f.FailureHorizon}) must be at least PresenceOptions.Federation.RetryMaxDelay ({f.RetryMaxDelay}).");
         }
 
-        if (f.MaxInboundEntriesPerMessage < 1 || f.MaxSubscriptionsPerPeer < 1)
+        if (f.MaxInboundEntriesPerMessage < 1 || f.MaxSubscriptionsPerPeer < 1 || f.MaxRemoteUsersPerPeer < 1)
         {
-            Fail("PresenceOptions.Federation.MaxInboundEntriesPerMessage and PresenceOptions.Federation.MaxSubscriptionsPerPeer must be at least 1.");
+            Fail("PresenceOptions.Federation.MaxInboundEntriesPerMessage, PresenceOptions.Federation.MaxSubscriptionsPerPeer and PresenceOptions.Federation.MaxRemoteUsersPerPeer must be at least 1.");
         }
 
         if (errors.Length > 0)

@@ -52,6 +52,7 @@ internal sealed class UserTable
     private readonly int _maxDevices;
     private UserSlot[] _slots;
     private int _count;
+    private long _sequence;
 
     public UserTable(PresenceOptions options, IUserTableObserver observer, TimeBase time, int initialCapacity = 16)
     {
@@ -239,15 +240,24 @@ internal sealed class UserTable
         int index = GetOrAdd(pushed.User);
         ref UserSlot u = ref _slots[index];
         u.Remote = true;
-        long lastActive = pushed.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
+
+        // A peer's clock or a hostile value: never in the future, never further back than a year (no overflow).
+        long lastActive = NoTime;
+        if (pushed.LastActive is { } at)
+        {
+            var wallNow = _time.ToWall(now);
+            var clamped = at > wallNow ? wallNow : at < wallNow.AddDays(-365) ? wallNow.AddDays(-365) : at;
+            lastActive = _time.FromWall(clamped);
+        }
+
         bool changed = pushed.State != u.PublishedState
             || pushed.CurrentlyActive != u.PublishedActive
-            || pushed.DeviceKinds != u.PublishedKinds
+            || (pushed.DeviceKinds & (DeviceKinds.Standard | DeviceKinds.Mobile | DeviceKinds.Web | DeviceKinds.Limited)) != u.PublishedKinds
             || !string.Equals(pushed.StatusMessage, u.StatusMessage, StringComparison.Ordinal)
             || (!pushed.CurrentlyActive && Jumped(lastActive, u.PublishedLastActive));
         u.PublishedState = pushed.State;
         u.PublishedActive = pushed.CurrentlyActive;
-        u.PublishedKinds = pushed.DeviceKinds;
+        u.PublishedKinds = pushed.DeviceKinds & (DeviceKinds.Standard | DeviceKinds.Mobile | DeviceKinds.Web | DeviceKinds.Limited);
         u.PublishedLastActive = lastActive;
         u.StatusMessage = pushed.StatusMessage;
         u.SavedLastActive = staleAfter == NoDeadline ? NoDeadline : now + staleAfter; // the remote expiry
@@ -259,19 +269,6 @@ internal sealed class UserTable
         if (changed)
         {
             _observer.OnPublished(index, Published(index));
-        }
-    }
-
-    /// <summary>Makes every held user of <paramref name="server"/> unknown (the server is gone or its promise lapsed).</summary>
-    public void ForgetRemoteServer(ServerName server)
-    {
-        for (int i = 0; i < _count; i++)
-        {
-            ref UserSlot u = ref _slots[i];
-            if (u.Remote && u.PublishedState != PresenceState.Unknown && u.User.IsOn(server))
-            {
-                MakeUnknown(i);
-            }
         }
     }
 
@@ -679,7 +676,7 @@ internal sealed class UserTable
     }
 
     private PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds)
-        => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds);
+        => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds) { Sequence = ++_sequence };
 
     private DateTimeOffset? ToWall(long ticks) => ticks == NoTime ? null : _time.ToWall(ticks);
 

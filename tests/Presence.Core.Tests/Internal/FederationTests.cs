@@ -311,4 +311,51 @@ public sealed class FederationTests
         Assert.That(alice.StatusMessage, Is.EqualTo("mine"));
         Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.InboundDropped, "self_origin"), Is.EqualTo(1));
     }
+
+    [Test]
+    public async Task RemindingPeer_UsersGoUnknownWhenThePromiseLapses()
+    {
+        await using var net = await TwoServers.StartAsync();
+        await net[A].ReceiveAsync(B, new PresenceMessage(isReminder: true, promiseLifetime: TimeSpan.FromHours(1)));
+
+        await net[A].ReceiveAsync(B, new PresenceMessage(push: [new PresenceSnapshot(Bob, PresenceState.Online, null, null, false, DeviceKinds.None)], isReminder: true, promiseLifetime: TimeSpan.FromHours(1)));
+        net.Clock.Advance(TimeSpan.FromHours(1) - TimeSpan.FromMilliseconds(1));
+        var before = await net.ReadAsync(A, Bob);
+        net.Clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.That(before.State, Is.EqualTo(PresenceState.Online));
+        Assert.That((await net.ReadAsync(A, Bob)).IsUnknown, Is.True);
+    }
+
+    [Test]
+    public async Task HostilePeer_CannotMakeTheEngineHoldMoreThanTheCapOfItsUsers()
+    {
+        await using var net = await TwoServers.StartAsync(o => o.Federation.MaxRemoteUsersPerPeer = 100);
+
+        for (int batch = 0; batch < 5; batch++)
+        {
+            var push = Enumerable.Range(batch * 100, 100).Select(i => new PresenceSnapshot(UserId.Parse($"@u{i}:b.example"), PresenceState.Online, null, null, false, DeviceKinds.None)).ToList();
+            await net[A].ReceiveAsync(B, new PresenceMessage(push: push));
+        }
+
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.InboundDropped, "remote_user_cap"), Is.EqualTo(400));
+        Assert.That(net.Servers[A].Metrics.Observe(PresenceMetrics.TrackedUsers), Is.EqualTo(100));
+        Assert.That((await net.ReadAsync(A, UserId.Parse("@u99:b.example"))).State, Is.EqualTo(PresenceState.Online), "users already held keep updating");
+    }
+
+    [Test]
+    public async Task PeerWithNoInterestLeft_GetsNoReminders()
+    {
+        await using var net = await TwoServers.StartAsync();
+        net[B].SetPresence(Bob, "D1", PresenceState.Online, null);
+        var engineA = (DefaultPresenceEngine)net[A];
+        engineA.Watch(Bob);
+        engineA.Unwatch(Bob);
+        int before = net.Servers[B].Sent.Messages.Count;
+
+        net.Clock.Advance(TimeSpan.FromMinutes(5));
+
+        Assert.That(net.Servers[B].Sent.Messages.Skip(before).Where(m => m.Message.IsReminder), Is.Empty);
+        Assert.That(net.Servers[A].Sent.Messages.Where(m => m.Message.IsReminder), Is.Empty);
+    }
 }

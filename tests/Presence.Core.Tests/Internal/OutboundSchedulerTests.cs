@@ -55,6 +55,9 @@ public sealed class OutboundSchedulerTests
 
         public ManualTimeProvider? Clock { get; set; }
 
+        /// <summary>When set, each send completes only when the test completes the task it hands out.</summary>
+        public Queue<TaskCompletionSource>? Pending { get; set; }
+
         public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
         {
             if (Fail(destination))
@@ -63,7 +66,14 @@ public sealed class OutboundSchedulerTests
             }
 
             Sent.Add((Clock?.GetUtcNow() ?? default, destination, message));
-            return ValueTask.CompletedTask;
+            if (Pending is null)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            var completion = new TaskCompletionSource();
+            Pending.Enqueue(completion);
+            return new ValueTask(completion.Task);
         }
     }
 
@@ -242,9 +252,85 @@ public sealed class OutboundSchedulerTests
         f.Scheduler.SendNow(Dest, [], [bob], [], reminder: false);
         f.Transport.Fail = _ => false;
 
-        f.Scheduler.SendNow(Dest, [], [], [bob], reminder: false);
+        f.Scheduler.SendNow(Dest, [State(User(1))], [], [bob], reminder: false);
         f.Clock.Advance(TimeSpan.FromSeconds(2));
 
-        Assert.That(f.Transport.Sent.All(s => s.Message.Poll.Count == 0 && s.Message.Unpoll.Count == 0), Is.True);
+        var retried = f.Transport.Sent.Single().Message;
+        Assert.That(retried.Push.Single().User, Is.EqualTo(User(1)), "the retry went out");
+        Assert.That(retried.Poll, Is.Empty);
+        Assert.That(retried.Unpoll, Is.Empty);
+    }
+
+    /// <summary>Waits, without sleeping, for work the scheduler continues on the thread pool after an awaited send.</summary>
+    private static async Task UntilAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 100_000 && !condition(); i++)
+        {
+            await Task.Yield();
+        }
+
+        Assert.That(condition(), Is.True, "the condition was never met");
+    }
+
+    [Test]
+    public async Task SendNow_WhileASendIsInFlight_GoesAsSoonAsItCompletes()
+    {
+        using var f = new Fixture();
+        f.Transport.Clock = f.Clock;
+        f.Transport.Pending = new Queue<TaskCompletionSource>();
+        f.Enqueue(Dest, State(User(1)));
+        f.Clock.Advance(Window);
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(1), "the batch is in flight");
+
+        f.Scheduler.SendNow(Dest, [State(User(2), "answer")], [], [], reminder: false);
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(1), "one send in flight per destination");
+        f.Transport.Pending.Dequeue().SetResult();
+        await UntilAsync(() => f.Transport.Sent.Count == 2);
+
+        Assert.That(f.Transport.Sent[1].At, Is.EqualTo(f.Clock.GetUtcNow()), "the answer follows as soon as the send in flight completes, not at the next slot");
+        Assert.That(f.Transport.Sent[1].Message.Push.Single().StatusMessage, Is.EqualTo("answer"));
+    }
+
+    [Test]
+    public async Task SendThatNeverCompletes_TimesOutAndIsRetried()
+    {
+        using var f = new Fixture(o => o.SendTimeout = TimeSpan.FromSeconds(5));
+        f.Transport.Clock = f.Clock;
+        f.Transport.Pending = new Queue<TaskCompletionSource>();
+        f.Enqueue(Dest, State(User(1), "v1"));
+        f.Clock.Advance(Window);
+        f.Transport.Pending = null; // the peer recovers; the hung send is never answered
+
+        f.Clock.Advance(TimeSpan.FromSeconds(5));
+        await UntilAsync(() => f.Metrics.Total(PresenceMetrics.OutboundFailures) == 1);
+        f.Clock.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.That(f.Transport.Sent, Has.Count.EqualTo(2));
+        Assert.That(f.Transport.Sent[1].Message.Push.Single().StatusMessage, Is.EqualTo("v1"));
+        Assert.That(f.Metrics.Total(PresenceMetrics.OutboundFailures), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void OlderStateArrivingLate_NeverReplacesANewerOne()
+    {
+        using var f = new Fixture();
+        var newer = new PresenceSnapshot(User(1), PresenceState.Online, "newer", null, false, DeviceKinds.None) { Sequence = 2 };
+        var older = new PresenceSnapshot(User(1), PresenceState.Offline, "older", null, false, DeviceKinds.None) { Sequence = 1 };
+        f.Enqueue(Dest, newer);
+
+        f.Enqueue(Dest, older);
+        f.Clock.Advance(Window);
+
+        Assert.That(f.Transport.Sent.Single().Message.Push.Single().StatusMessage, Is.EqualTo("newer"));
+    }
+
+    [Test]
+    public void Reminder_StatesThePromiseLifetime()
+    {
+        using var f = new Fixture(o => o.DefaultPromiseLifetime = TimeSpan.FromHours(3));
+
+        f.Scheduler.SendNow(Dest, [], [], [], reminder: true);
+
+        Assert.That(f.Transport.Sent.Single().Message.PromiseLifetime, Is.EqualTo(TimeSpan.FromHours(3)));
     }
 }

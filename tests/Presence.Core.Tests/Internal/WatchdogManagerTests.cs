@@ -66,6 +66,7 @@ public sealed class WatchdogManagerTests
         var w = new WatchdogManager(Short, Long);
         w.Track(Peer, 0);
         w.NoteReminder(Peer, 10 * Second);
+        Assert.That(w.DeadlinesOf(Peer).Long, Is.EqualTo((10 * Second) + Long));
 
         var fired = new List<(ServerName, bool)>();
         for (long t = 30 * Second; t <= Long + (30 * Second); t += 30 * Second)
