@@ -103,6 +103,60 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <returns>A task that completes when caches and deliveries are updated.</returns>
     ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default);
 
+    /// <summary>Sets who may see a local user's presence; enforced for reads, local delivery and everything sent to other servers. Persisted.</summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="visibility">Who may see it.</param>
+    void SetVisibility(UserId user, PresenceVisibility visibility);
+
+    /// <summary>
+    /// Adds <paramref name="target"/> to <paramref name="owner"/>'s presence list: the entry is pending until the target
+    /// allows or denies it. A local target sees the request in <see cref="GetPendingRequests"/>; a remote target's server
+    /// is asked (<c>m.presence_invite</c>). Adding an entry that exists changes nothing.
+    /// </summary>
+    /// <param name="owner">The local user whose list it is.</param>
+    /// <param name="target">The user to watch.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The entry, once it is stored.</returns>
+    ValueTask<PresenceListEntry> AddToPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an entry from a presence list and tells the target's server, so the permission ends on both sides.</summary>
+    /// <param name="owner">The local user whose list it is.</param>
+    /// <param name="target">The user to stop watching.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the removal is stored.</returns>
+    ValueTask RemoveFromPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
+
+    /// <summary>Answers a request to add <paramref name="target"/> to <paramref name="observer"/>'s presence list.</summary>
+    /// <param name="target">The local user who was asked.</param>
+    /// <param name="observer">The user who asked.</param>
+    /// <param name="allow">Whether to allow it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the answer is stored.</returns>
+    /// <exception cref="InvalidOperationException">There is no request from <paramref name="observer"/>.</exception>
+    ValueTask AnswerPresenceRequestAsync(UserId target, UserId observer, bool allow, CancellationToken cancellationToken = default);
+
+    /// <summary>Gets a local user's presence list: each entry with its state and the presence it may show.</summary>
+    /// <param name="owner">The local user.</param>
+    /// <returns>The entries, ordered by target.</returns>
+    IReadOnlyList<PresenceListItem> GetPresenceList(UserId owner);
+
+    /// <summary>Gets the requests waiting for a local user's answer.</summary>
+    /// <param name="target">The local user who was asked.</param>
+    /// <returns>The pending entries, ordered by observer.</returns>
+    IReadOnlyList<PresenceListEntry> GetPendingRequests(UserId target);
+
+    /// <summary>
+    /// Starts polling a local user's presence list: the engine subscribes to the allowed remote users on it (one
+    /// combined message per server) and keeps their presence current. Counted: each call needs a
+    /// <see cref="StopPolling"/>. Opening a subscription does the same for its viewer.
+    /// </summary>
+    /// <param name="owner">The local user.</param>
+    void StartPolling(UserId owner);
+
+    /// <summary>Stops one <see cref="StartPolling"/>; when nobody who may see a remote user cares any more, the engine unsubscribes.</summary>
+    /// <param name="owner">The local user.</param>
+    void StopPolling(UserId owner);
+
     /// <summary>
     /// Takes a presence message from another server (the host's federation endpoint calls it). Entries for users
     /// not on <paramref name="origin"/>, unknown states, over-long status messages and anything beyond the

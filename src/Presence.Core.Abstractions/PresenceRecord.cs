@@ -12,8 +12,9 @@ public sealed class PresenceRecord
     /// <param name="requestedState">The state the user last set explicitly (used when a device connects).</param>
     /// <param name="statusMessage">The status message, if any.</param>
     /// <param name="lastActive">When the user was last active, if known.</param>
+    /// <param name="visibility">Who may see the user's presence.</param>
     /// <exception cref="ArgumentException"><paramref name="user"/> is empty or <paramref name="requestedState"/> is <see cref="PresenceState.Unknown"/>.</exception>
-    public PresenceRecord(UserId user, PresenceState requestedState, string? statusMessage, DateTimeOffset? lastActive)
+    public PresenceRecord(UserId user, PresenceState requestedState, string? statusMessage, DateTimeOffset? lastActive, PresenceVisibility visibility = PresenceVisibility.RoomMembers)
     {
         if (user.IsEmpty)
         {
@@ -29,6 +30,9 @@ public sealed class PresenceRecord
         RequestedState = requestedState;
         StatusMessage = string.IsNullOrEmpty(statusMessage) ? null : statusMessage;
         LastActive = lastActive;
+        Visibility = visibility is PresenceVisibility.RoomMembers or PresenceVisibility.PresenceListOnly or PresenceVisibility.Nobody
+            ? visibility
+            : throw new ArgumentException($"{visibility} is not a visibility.", nameof(visibility));
     }
 
     /// <summary>Gets the user.</summary>
@@ -42,4 +46,7 @@ public sealed class PresenceRecord
 
     /// <summary>Gets when the user was last active, or <see langword="null"/>.</summary>
     public DateTimeOffset? LastActive { get; }
+
+    /// <summary>Gets who may see the user's presence.</summary>
+    public PresenceVisibility Visibility { get; }
 }

@@ -16,6 +16,7 @@ public static class PresenceEngine
     /// <param name="loggerFactory">Where logs go; nowhere when <see langword="null"/>.</param>
     /// <param name="meterFactory">Creates the engine's meter; a meter of its own when <see langword="null"/>.</param>
     /// <param name="transport">How messages reach other servers; presence stays on this server when <see langword="null"/>.</param>
+    /// <param name="listStore">Where presence lists are persisted; a new <see cref="InMemoryPresenceListStore"/> when <see langword="null"/>.</param>
     /// <returns>The engine, not yet started.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="membership"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the message names each one at fault.</exception>
@@ -26,7 +27,8 @@ public static class PresenceEngine
         TimeProvider? timeProvider = null,
         ILoggerFactory? loggerFactory = null,
         IMeterFactory? meterFactory = null,
-        IPresenceTransport? transport = null)
+        IPresenceTransport? transport = null,
+        IPresenceListStore? listStore = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(membership);
@@ -38,6 +40,7 @@ public static class PresenceEngine
             timeProvider ?? TimeProvider.System,
             loggerFactory ?? NullLoggerFactory.Instance,
             meterFactory,
-            transport);
+            transport,
+            listStore ?? new InMemoryPresenceListStore());
     }
 }

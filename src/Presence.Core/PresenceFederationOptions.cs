@@ -46,6 +46,9 @@ public sealed class PresenceFederationOptions
     /// <summary>The default <see cref="MaxRemoteUsersPerPeer"/>.</summary>
     public const int DefaultMaxRemoteUsersPerPeer = 50_000;
 
+    /// <summary>The default <see cref="MaxPendingInvitesPerPeer"/>.</summary>
+    public const int DefaultMaxPendingInvitesPerPeer = 1000;
+
     /// <summary>The default <see cref="MaxInboundEntriesPerMessage"/>.</summary>
     public const int DefaultMaxInboundEntriesPerMessage = 1000;
 
@@ -99,6 +102,10 @@ public sealed class PresenceFederationOptions
     /// <summary>Gets or sets how many users of one peer the engine holds presence for; pushes for more are dropped and counted.</summary>
     /// <value>The default value is 50,000.</value>
     public int MaxRemoteUsersPerPeer { get; set; } = DefaultMaxRemoteUsersPerPeer;
+
+    /// <summary>Gets or sets how many unanswered presence-list invites one peer may have made to this server's users; more are dropped and counted.</summary>
+    /// <value>The default value is 1000.</value>
+    public int MaxPendingInvitesPerPeer { get; set; } = DefaultMaxPendingInvitesPerPeer;
 
     /// <summary>Gets or sets the most entries taken from one inbound message; the rest are dropped and counted.</summary>
     /// <value>The default value is 1000.</value>

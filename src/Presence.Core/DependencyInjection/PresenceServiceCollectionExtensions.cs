@@ -28,6 +28,7 @@ public static class PresenceServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPresenceStore, InMemoryPresenceStore>();
+        services.TryAddSingleton<IPresenceListStore, InMemoryPresenceListStore>();
         services.TryAddSingleton(static provider =>
         {
             var options = new PresenceOptions();
@@ -46,7 +47,8 @@ public static class PresenceServiceCollectionExtensions
             provider.GetRequiredService<TimeProvider>(),
             provider.GetService<ILoggerFactory>(),
             provider.GetService<IMeterFactory>(),
-            provider.GetService<IPresenceTransport>()));
+            provider.GetService<IPresenceTransport>(),
+            provider.GetRequiredService<IPresenceListStore>()));
         return new PresenceBuilder(services);
     }
 }

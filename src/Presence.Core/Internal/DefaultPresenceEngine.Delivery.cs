@@ -9,6 +9,9 @@ internal sealed partial class DefaultPresenceEngine
     private readonly Queue<UserId> _coMembersOrder = new();
     private readonly Dictionary<UserId, List<Subscription>> _subscribers = [];
     private readonly HashSet<UserId> _lookupsInFlight = [];
+
+    /// <summary>Offline for longer than this without a status message: not worth telling a server that newly shares a room.</summary>
+    private static readonly TimeSpan LongOfflineThreshold = TimeSpan.FromDays(1);
     private List<UserId>? _membershipMisses;
     private int _subscriptionCount;
 
@@ -26,14 +29,28 @@ internal sealed partial class DefaultPresenceEngine
 
         if (viewer != target)
         {
-            if (!await SharesRoomAsync(viewer, target, cancellationToken).ConfigureAwait(false))
+            bool decided, allowed;
+            lock (_lock)
+            {
+                // Decided without the membership view when visibility or an accepted list entry settles it.
+                var visibility = target.IsOn(_server) ? _table.VisibilityOf(target) : PresenceVisibility.RoomMembers;
+                decided = visibility != PresenceVisibility.RoomMembers || IsAllowedLocked(viewer, target);
+                allowed = decided && MaySeeLocked(viewer, target, sharesRoom: false);
+            }
+
+            if (!decided)
+            {
+                allowed = await SharesRoomAsync(viewer, target, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!allowed)
             {
                 return PresenceReadResult.NotAllowed;
             }
         }
 
         PresenceSnapshot snapshot;
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -63,7 +80,7 @@ internal sealed partial class DefaultPresenceEngine
         // The set answers both directions: who the viewer sees is who shares a room with the viewer.
         var visible = await GetCoMembersAsync(viewer, cancellationToken).ConfigureAwait(false);
         var subscription = new Subscription(this, viewer, _options.ClientBatchWindow, _time, _metrics.ClientBatches);
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -74,9 +91,15 @@ internal sealed partial class DefaultPresenceEngine
                 initial.Add(_table.Read(own, now));
             }
 
-            foreach (var user in visible)
+            var candidates = new HashSet<UserId>(visible);
+            if (_listOf.TryGetValue(viewer, out var listed))
             {
-                if (user != viewer && _table.TryFind(user, out int index))
+                candidates.UnionWith(listed);
+            }
+
+            foreach (var user in candidates)
+            {
+                if (user != viewer && _table.TryFind(user, out int index) && MaySeeLocked(viewer, user, visible.Contains(user)))
                 {
                     var snapshot = _table.Read(index, now);
                     if (!snapshot.IsUnknown)
@@ -95,6 +118,7 @@ internal sealed partial class DefaultPresenceEngine
 
             list.Add(subscription);
             _subscriptionCount++;
+            StartPollingLocked(viewer, now); // a connected client that cares: its allowed remote list entries are watched
             subscription.DeliverInitial(initial);
             misses = AfterChangeLocked(now);
         }
@@ -116,7 +140,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         var current = Copy(await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false));
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -133,7 +157,15 @@ internal sealed partial class DefaultPresenceEngine
                 }
 
                 _coMembers.Remove(other); // their sets now include the user
-                if (_subscriptionCount == 0 || (previous is not null && previous.Contains(other)))
+                if (previous is not null && previous.Contains(other))
+                {
+                    continue;
+                }
+
+                // A server newly sharing a room with a local user receives that user's current presence.
+                SendToNewlySharingServerLocked(user, other, now);
+                SendToNewlySharingServerLocked(other, user, now);
+                if (_subscriptionCount == 0)
                 {
                     continue;
                 }
@@ -190,8 +222,30 @@ internal sealed partial class DefaultPresenceEngine
         }
     }
 
+    /// <summary>
+    /// Queues the local <paramref name="local"/>'s current presence for <paramref name="remote"/>'s server, unless the
+    /// user hides from room members or has long been offline with nothing to say. Lock held.
+    /// </summary>
+    private void SendToNewlySharingServerLocked(UserId local, UserId remote, long now)
+    {
+        if (_outbound is null || !local.IsOn(_server) || remote.IsOn(_server) || _table.VisibilityOf(local) != PresenceVisibility.RoomMembers
+            || !_table.TryFind(local, out int index))
+        {
+            return;
+        }
+
+        var snapshot = _table.Read(index, now);
+        bool longOffline = snapshot.State == PresenceState.Offline && snapshot.StatusMessage is null
+            && (snapshot.GetLastActiveAgo(_timeBase.ToWall(now)) is not { } ago || ago > LongOfflineThreshold);
+        if (!snapshot.IsUnknown && !longOffline)
+        {
+            _outbound.Enqueue(remote.Server, snapshot);
+        }
+    }
+
     internal void Unsubscribe(Subscription subscription)
     {
+        Followups followups = default;
         lock (_lock)
         {
             if (_subscribers.TryGetValue(subscription.Viewer, out var list) && list.Remove(subscription))
@@ -201,8 +255,16 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     _subscribers.Remove(subscription.Viewer);
                 }
+
+                if (_state == Running)
+                {
+                    StopPollingLocked(subscription.Viewer);
+                    followups = AfterChangeLocked(Now());
+                }
             }
         }
+
+        ResolveMembershipMisses(followups);
     }
 
     /// <summary>Queues a published change for every subscription that may see it. Lock held.</summary>
@@ -241,6 +303,37 @@ internal sealed partial class DefaultPresenceEngine
     private void FanOutLocked(HashSet<UserId> coMembers, PresenceSnapshot snapshot)
     {
         var user = snapshot.User;
+        var visibility = user.IsOn(_server) ? _table.VisibilityOf(user) : PresenceVisibility.RoomMembers;
+        if (visibility == PresenceVisibility.Nobody)
+        {
+            return;
+        }
+
+        // Accepted presence-list observers, whatever the rooms.
+        if (_observersOf.TryGetValue(user, out var observers))
+        {
+            foreach (var observer in observers)
+            {
+                if (_subscribers.TryGetValue(observer, out var feeds) && IsAllowedLocked(observer, user) && !coMembers.Contains(observer))
+                {
+                    EnqueueAll(feeds, snapshot);
+                }
+            }
+        }
+
+        if (visibility == PresenceVisibility.PresenceListOnly)
+        {
+            foreach (var viewer in coMembers)
+            {
+                if (viewer != user && IsAllowedLocked(viewer, user) && _subscribers.TryGetValue(viewer, out var list))
+                {
+                    EnqueueAll(list, snapshot);
+                }
+            }
+
+            return;
+        }
+
         if (coMembers.Count <= _subscribers.Count)
         {
             foreach (var viewer in coMembers)
@@ -288,8 +381,17 @@ internal sealed partial class DefaultPresenceEngine
     /// Looks up co-members that were not cached when a change was published, then delivers the user's latest
     /// published presence. Completes inline when the view answers synchronously. Called without the lock.
     /// </summary>
-    private void ResolveMembershipMisses(List<UserId>? users)
+    private void ResolveMembershipMisses(Followups followups)
     {
+        if (followups.Sends is { } sends && _outbound is not null)
+        {
+            foreach (var send in sends)
+            {
+                _outbound.SendNow(send.To, send.Push, send.Poll, send.Unpoll, reminder: false, send.Lists);
+            }
+        }
+
+        var users = followups.Misses;
         if (users is null)
         {
             _outbound?.Pump();

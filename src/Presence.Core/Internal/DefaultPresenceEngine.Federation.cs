@@ -24,8 +24,9 @@ internal sealed partial class DefaultPresenceEngine
 
     private readonly HashSet<string> _serverScratch = new(StringComparer.Ordinal);
     private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
+    private List<DeferredSend>? _deferredSends;
 
-    public ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default)
+    public async ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default)
     {
         if (origin.IsEmpty)
         {
@@ -42,12 +43,22 @@ internal sealed partial class DefaultPresenceEngine
             }
 
             DropInbound(origin, "self_origin");
-            return ValueTask.CompletedTask;
+            return;
+        }
+
+        // A poll is honoured only where the peer has reasonable interest: its users share a room with ours.
+        foreach (var user in message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage))
+        {
+            if (user.IsOn(_server))
+            {
+                await GetCoMembersAsync(user, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         var federation = _options.Federation;
         List<PresenceSnapshot>? answer = null;
-        List<UserId>? misses;
+        List<(UserId Observer, UserId Observed)>? relationsChanged;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -117,6 +128,10 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "not_local");
                 }
+                else if (!PeerMaySeeLocked(origin, user))
+                {
+                    DropInbound(origin, "no_interest");
+                }
                 else if (AddPeerSubscriberLocked(origin, user, now) && _table.TryFind(user, out int index))
                 {
                     var snapshot = _table.Read(index, now);
@@ -139,8 +154,8 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
+            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, ref budget, ref overBudget);
             DropInbound(origin, "too_many_entries", overBudget);
-            DropInbound(origin, "unsupported", message.ListRequests.Count);
 
             misses = AfterChangeLocked(now);
         }
@@ -152,7 +167,50 @@ internal sealed partial class DefaultPresenceEngine
 
         ResolveMembershipMisses(misses);
         _outbound?.Pump();
-        return ValueTask.CompletedTask;
+        if (relationsChanged is not null)
+        {
+            foreach (var (observer, observed) in relationsChanged)
+            {
+                await PersistRelationAsync(observer, observed, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// May users of <paramref name="peer"/> see the local <paramref name="user"/>? An accepted observer there, or — when the
+    /// user shows presence to room members — someone there sharing a room (from the cached co-members). Lock held.
+    /// </summary>
+    private bool PeerMaySeeLocked(ServerName peer, UserId user)
+    {
+        var visibility = _table.VisibilityOf(user);
+        if (visibility == PresenceVisibility.Nobody)
+        {
+            return false;
+        }
+
+        if (_observersOf.TryGetValue(user, out var observers))
+        {
+            foreach (var observer in observers)
+            {
+                if (observer.IsOn(peer) && IsAllowedLocked(observer, user))
+                {
+                    return true;
+                }
+            }
+        }
+
+        if (visibility == PresenceVisibility.RoomMembers && _coMembers.TryGetValue(user, out var coMembers))
+        {
+            foreach (var member in coMembers)
+            {
+                if (member.IsOn(peer))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     public void NoteTraffic(ServerName origin)
@@ -169,45 +227,58 @@ internal sealed partial class DefaultPresenceEngine
         }
     }
 
-    /// <summary>Starts watching a remote user: their server is asked for their presence and promises to push changes.</summary>
-    internal void Watch(UserId remote)
+    /// <summary>Starts watching a remote user (tests; the engine does it through presence-list interest).</summary>
+    internal void Watch(UserId remote) => WithLock(now => WatchLocked(remote, now));
+
+    /// <summary>Stops watching a remote user (tests; the engine does it through presence-list interest).</summary>
+    internal void Unwatch(UserId remote) => WithLock(_ => UnwatchLocked(remote));
+
+    /// <summary>Their server is asked for their presence and promises to push changes. Lock held; the poll goes after it.</summary>
+    private void WatchLocked(UserId remote, long now)
     {
         var server = remote.Server;
-        lock (_lock)
+        if (!_watching.TryGetValue(server, out var users))
         {
-            ThrowIfNotRunning();
-            if (!_watching.TryGetValue(server, out var users))
-            {
-                _watching[server] = users = [];
-            }
-
-            if (!users.Add(remote))
-            {
-                return;
-            }
-
-            long now = Now();
-            _watchdogs.Track(server, now);
-            ArmTimerLocked(now);
+            _watching[server] = users = [];
         }
 
-        _outbound?.SendNow(server, [], [remote], [], reminder: false);
+        if (users.Add(remote))
+        {
+            _watchdogs.Track(server, now);
+            Defer(new DeferredSend(server, [], [remote], [], null));
+        }
     }
 
-    /// <summary>Stops watching a remote user.</summary>
-    internal void Unwatch(UserId remote)
+    private void UnwatchLocked(UserId remote)
     {
         var server = remote.Server;
+        if (_watching.TryGetValue(server, out var users) && users.Remove(remote))
+        {
+            Defer(new DeferredSend(server, [], [], [remote], null));
+        }
+    }
+
+    private void Defer(DeferredSend send)
+    {
+        if (_outbound is not null)
+        {
+            (_deferredSends ??= []).Add(send);
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> under the lock with the current time, then its follow-ups outside.</summary>
+    private void WithLock(Action<long> action)
+    {
+        Followups followups;
         lock (_lock)
         {
             ThrowIfNotRunning();
-            if (!_watching.TryGetValue(server, out var users) || !users.Remove(remote))
-            {
-                return;
-            }
+            long now = Now();
+            action(now);
+            followups = AfterChangeLocked(now);
         }
 
-        _outbound?.SendNow(server, [], [], [remote], reminder: false);
+        ResolveMembershipMisses(followups);
     }
 
     internal (long Short, long Long) WatchdogDeadlines(ServerName peer)
@@ -263,18 +334,45 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
+        var visibility = _table.VisibilityOf(snapshot.User);
+        if (visibility == PresenceVisibility.Nobody)
+        {
+            return;
+        }
+
         _serverScratch.Clear();
         var seen = _serverScratch.GetAlternateLookup<ReadOnlySpan<char>>();
         if (_peerSubscribers.TryGetValue(snapshot.User, out var peers))
         {
             foreach (var peer in peers)
             {
-                seen.Add(peer.Value);
-                _outbound.Enqueue(peer, snapshot);
+                if (visibility == PresenceVisibility.RoomMembers || PeerMaySeeLocked(peer, snapshot.User))
+                {
+                    seen.Add(peer.Value);
+                    _outbound.Enqueue(peer, snapshot);
+                }
             }
         }
 
-        if (coMembers is null)
+        // Servers of accepted observers, whatever the rooms.
+        if (_observersOf.TryGetValue(snapshot.User, out var observers))
+        {
+            foreach (var observer in observers)
+            {
+                if (!observer.IsOn(_server) && IsAllowedLocked(observer, snapshot.User))
+                {
+                    string observerId = observer.Value;
+                    var observerServer = observerId.AsSpan(observerId.IndexOf(':', StringComparison.Ordinal) + 1);
+                    if (!seen.Contains(observerServer))
+                    {
+                        seen.Add(observerServer);
+                        _outbound.Enqueue(observer.Server, snapshot);
+                    }
+                }
+            }
+        }
+
+        if (coMembers is null || visibility != PresenceVisibility.RoomMembers)
         {
             return;
         }
@@ -309,7 +407,7 @@ internal sealed partial class DefaultPresenceEngine
             {
                 foreach (var user in users)
                 {
-                    if (_table.TryFind(user, out int index))
+                    if (_table.TryFind(user, out int index) && PeerMaySeeLocked(peer, user))
                     {
                         var snapshot = _table.Read(index, now);
                         if (!snapshot.IsUnknown)
@@ -345,7 +443,7 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>The transport kept failing for a peer past the horizon: its subscriptions lapse and what we hold of its users is unknown.</summary>
     private void OnPeerGaveUp(ServerName peer)
     {
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             if (_state != Running)

@@ -14,7 +14,7 @@ internal sealed partial class DefaultPresenceEngine
             ValidateSettable(state, nameof(setPresence));
         }
 
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -29,7 +29,7 @@ internal sealed partial class DefaultPresenceEngine
     public void ReportActivity(UserId user, string deviceId)
     {
         ValidateDevice(user, deviceId);
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -51,7 +51,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         long idleTicks = _timeBase.ToTicks(idleFor);
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -74,7 +74,7 @@ internal sealed partial class DefaultPresenceEngine
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "A device has exactly one kind: Standard, Mobile, Web or Limited.");
         }
 
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -89,7 +89,7 @@ internal sealed partial class DefaultPresenceEngine
     public void Disconnect(UserId user, string deviceId)
     {
         ValidateDevice(user, deviceId);
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -114,7 +114,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         PresenceSnapshot result;
-        List<UserId>? misses;
+        Followups misses;
         lock (_lock)
         {
             ThrowIfNotRunning();

@@ -46,8 +46,10 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         TimeProvider timeProvider,
         ILoggerFactory loggerFactory,
         System.Diagnostics.Metrics.IMeterFactory? meterFactory,
-        IPresenceTransport? transport)
+        IPresenceTransport? transport,
+        IPresenceListStore listStore)
     {
+        _listStore = listStore;
         _options = options;
         _server = options.ServerName;
         _membership = membership;
@@ -96,11 +98,17 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     {
         await Task.Yield(); // the store is host code: never call it under the lock
         var records = new List<PresenceRecord>();
+        var relations = new List<PresenceListEntry>();
         try
         {
             await foreach (var record in _store.LoadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 records.Add(record);
+            }
+
+            await foreach (var entry in _listStore.LoadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                relations.Add(entry);
             }
         }
         catch (Exception ex)
@@ -125,6 +133,22 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                 else
                 {
                     Reject("stored_foreign_user", "the store returned a user of another server");
+                }
+            }
+
+            foreach (var entry in relations)
+            {
+                if (entry.Observer.IsOn(_server) || entry.Observed.IsOn(_server))
+                {
+                    SetRelationLocked(entry.Observer, entry.Observed, entry.State);
+                    if (entry.State == PresenceListState.Pending && !entry.Observer.IsOn(_server))
+                    {
+                        _pendingInvites[entry.Observer.Server] = _pendingInvites.GetValueOrDefault(entry.Observer.Server) + 1;
+                    }
+                }
+                else
+                {
+                    Reject("stored_foreign_user", "the list store returned a relation between two users of other servers");
                 }
             }
 
@@ -206,12 +230,20 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         }
     }
 
-    /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take pending membership lookups.</summary>
-    private List<UserId>? AfterChangeLocked(long now)
+    /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take what must run after the lock.</summary>
+    private Followups AfterChangeLocked(long now)
     {
         ArmTimerLocked(now);
-        return TakeMembershipMissesLocked();
+        var sends = _deferredSends;
+        _deferredSends = null;
+        return new Followups(TakeMembershipMissesLocked(), sends);
     }
+
+    /// <summary>Work decided under the lock that calls out of the engine: membership lookups and sends to other servers.</summary>
+    private readonly record struct Followups(List<UserId>? Misses, List<DeferredSend>? Sends);
+
+    /// <summary>A message decided under the lock, handed to the scheduler after it.</summary>
+    private readonly record struct DeferredSend(ServerName To, PresenceSnapshot[] Push, UserId[] Poll, UserId[] Unpoll, PresenceListRequest[]? Lists);
 
     /// <summary>Arms the one timer for the earliest of every user and watchdog deadline. Lock held.</summary>
     private void ArmTimerLocked(long now)
@@ -228,7 +260,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     {
         try
         {
-            List<UserId>? misses;
+            Followups misses;
             List<(ServerName, List<PresenceSnapshot>, List<UserId>)>? reminders;
             lock (_lock)
             {

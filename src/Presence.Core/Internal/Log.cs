@@ -43,6 +43,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Error, "Sending presence to {Server} kept failing past the horizon: {Dropped} queued entries dropped, its subscriptions marked stale.")]
     public static partial void PeerGaveUp(ILogger logger, string server, int dropped, Exception exception);
 
+    [LoggerMessage(15, LogLevel.Error, "Saving a presence-list change failed; the caller sees the error and may retry.")]
+    public static partial void ListSaveFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(14, LogLevel.Debug, "Dropped {Count} inbound presence entries from {Server}: {Reason}.")]
     public static partial void InboundDropped(ILogger logger, string server, string reason, int count);
 }

@@ -96,7 +96,7 @@ internal sealed class OutboundScheduler
     /// Sends to a destination at once (or as soon as its send in flight completes): pushes, subscription deltas and
     /// the reminder marker merge with what is already queued for it.
     /// </summary>
-    public void SendNow(ServerName destination, IReadOnlyList<PresenceSnapshot> push, IReadOnlyList<UserId> poll, IReadOnlyList<UserId> unpoll, bool reminder)
+    public void SendNow(ServerName destination, IReadOnlyList<PresenceSnapshot> push, IReadOnlyList<UserId> poll, IReadOnlyList<UserId> unpoll, bool reminder, IReadOnlyList<PresenceListRequest>? lists = null)
     {
         List<(Peer, List<PresenceMessage>)>? sends;
         lock (_lock)
@@ -126,6 +126,11 @@ internal sealed class OutboundScheduler
                 {
                     peer.Unpolls.Add(user);
                 }
+            }
+
+            if (lists is not null)
+            {
+                peer.Lists.AddRange(lists);
             }
 
             peer.Reminder |= reminder;
@@ -181,6 +186,7 @@ internal sealed class OutboundScheduler
         peer.Pending.Clear();
         peer.Polls.Clear();
         peer.Unpolls.Clear();
+        peer.Lists.Clear();
         peer.Reminder = false;
         peer.Urgent = false;
     }
@@ -287,7 +293,7 @@ internal sealed class OutboundScheduler
             return null;
         }
 
-        if (peer.Pending.Count == 0 && peer.Polls.Count == 0 && peer.Unpolls.Count == 0 && !peer.Reminder)
+        if (peer.Pending.Count == 0 && peer.Polls.Count == 0 && peer.Unpolls.Count == 0 && peer.Lists.Count == 0 && !peer.Reminder)
         {
             return null;
         }
@@ -296,6 +302,7 @@ internal sealed class OutboundScheduler
         var pending = peer.Pending.Values.ToArray();
         var polls = peer.Polls.ToArray();
         var unpolls = peer.Unpolls.ToArray();
+        var lists = peer.Lists.ToArray();
         int offset = 0;
         do
         {
@@ -303,7 +310,7 @@ internal sealed class OutboundScheduler
             var chunk = pending.AsSpan(offset, count).ToArray();
             bool first = offset == 0;
             bool reminder = first && peer.Reminder;
-            messages.Add(new PresenceMessage(chunk, first ? polls : null, first ? unpolls : null, reminder, reminder ? _promiseLifetime : null));
+            messages.Add(new PresenceMessage(chunk, first ? polls : null, first ? unpolls : null, reminder, reminder ? _promiseLifetime : null, first ? lists : null));
             offset += count;
         }
         while (offset < pending.Length);
@@ -388,7 +395,7 @@ internal sealed class OutboundScheduler
                 }
             }
 
-            if (!_disposed && peer.RetryDue == UserTable.NoDeadline && (peer.Pending.Count > 0 || peer.Polls.Count > 0 || peer.Unpolls.Count > 0 || peer.Reminder))
+            if (!_disposed && peer.RetryDue == UserTable.NoDeadline && (peer.Pending.Count > 0 || peer.Polls.Count > 0 || peer.Unpolls.Count > 0 || peer.Lists.Count > 0 || peer.Reminder))
             {
                 bool urgent = peer.Urgent;
                 ScheduleFlushLocked(peer, now, immediately: urgent);
@@ -455,8 +462,9 @@ internal sealed class OutboundScheduler
                 }
             }
 
+            peer.Lists.InsertRange(0, message.ListRequests);
             peer.Reminder |= message.IsReminder;
-            peer.Urgent |= message.IsReminder || message.Poll.Count > 0 || message.Unpoll.Count > 0;
+            peer.Urgent |= message.IsReminder || message.Poll.Count > 0 || message.Unpoll.Count > 0 || message.ListRequests.Count > 0;
         }
 
         foreach (var (user, snapshot) in newer)
@@ -516,6 +524,8 @@ internal sealed class OutboundScheduler
         public HashSet<UserId> Polls { get; } = [];
 
         public HashSet<UserId> Unpolls { get; } = [];
+
+        public List<PresenceListRequest> Lists { get; } = [];
 
         public bool Reminder { get; set; }
 

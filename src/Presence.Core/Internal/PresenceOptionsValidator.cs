@@ -91,9 +91,9 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.Federation.FailureHorizon ({f.FailureHorizon}) must be at least PresenceOptions.Federation.RetryMaxDelay ({f.RetryMaxDelay}).");
         }
 
-        if (f.MaxInboundEntriesPerMessage < 1 || f.MaxSubscriptionsPerPeer < 1 || f.MaxRemoteUsersPerPeer < 1)
+        if (f.MaxInboundEntriesPerMessage < 1 || f.MaxSubscriptionsPerPeer < 1 || f.MaxRemoteUsersPerPeer < 1 || f.MaxPendingInvitesPerPeer < 1)
         {
-            Fail("PresenceOptions.Federation.MaxInboundEntriesPerMessage, PresenceOptions.Federation.MaxSubscriptionsPerPeer and PresenceOptions.Federation.MaxRemoteUsersPerPeer must be at least 1.");
+            Fail("PresenceOptions.Federation.MaxInboundEntriesPerMessage, PresenceOptions.Federation.MaxSubscriptionsPerPeer, PresenceOptions.Federation.MaxRemoteUsersPerPeer and PresenceOptions.Federation.MaxPendingInvitesPerPeer must be at least 1.");
         }
 
         if (errors.Length > 0)

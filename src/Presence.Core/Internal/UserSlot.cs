@@ -49,6 +49,9 @@ internal struct UserSlot
     /// <summary>A user of another server: its presence is what that server pushed, held as the Published* fields.</summary>
     public bool Remote;
 
+    /// <summary>Who may see the (local) user's presence.</summary>
+    public PresenceVisibility Visibility;
+
     /// <summary>For a remote user: when the pushed presence goes stale (<see cref="UserTable.NoDeadline"/> when it does not).</summary>
     public readonly long RemoteExpiry => SavedLastActive;
 }

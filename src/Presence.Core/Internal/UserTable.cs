@@ -92,6 +92,7 @@ internal sealed class UserTable
         ref UserSlot u = ref _slots[index];
         u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
         u.StatusMessage = record.StatusMessage;
+        u.Visibility = record.Visibility;
         u.LastActive = record.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
         u.SavedLastActive = u.LastActive;
         u.PublishedState = PresenceState.Offline;
@@ -316,7 +317,7 @@ internal sealed class UserTable
         u.Dirty = false;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
         u.SavedLastActive = lastActive;
-        return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToWall(lastActive));
+        return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToWall(lastActive), u.Visibility);
     }
 
     /// <summary>Marks every user whose last-active time moved since it was saved (at shutdown).</summary>
@@ -331,6 +332,21 @@ internal sealed class UserTable
             }
         }
     }
+
+    /// <summary>Sets who may see a local user; persisted.</summary>
+    public void SetVisibility(UserId user, PresenceVisibility visibility)
+    {
+        int index = GetOrAdd(user);
+        ref UserSlot u = ref _slots[index];
+        if (u.Visibility != visibility)
+        {
+            u.Visibility = visibility;
+            MarkDirty(index);
+        }
+    }
+
+    /// <summary>Who may see a user: the default for users the table does not hold.</summary>
+    public PresenceVisibility VisibilityOf(UserId user) => TryFind(user, out int index) ? _slots[index].Visibility : PresenceVisibility.RoomMembers;
 
     public void MarkDirty(int index)
     {

@@ -73,7 +73,10 @@ public sealed class PresenceServiceCollectionExtensionsTests
         var transport = Substitute.For<IPresenceTransport>();
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);
-        services.AddPresence(o => o.ServerName = ServerName.Parse("a.example")).UseMembershipView(new InMemoryMembershipView()).UseTransport(transport);
+        var rooms = new InMemoryMembershipView();
+        rooms.Join("!r:a.example", UserId.Parse("@alice:a.example"));
+        rooms.Join("!r:a.example", UserId.Parse("@bob:b.example")); // b has interest in alice: a shared room
+        services.AddPresence(o => o.ServerName = ServerName.Parse("a.example")).UseMembershipView(rooms).UseTransport(transport);
         await using var provider = services.BuildServiceProvider();
         var engine = provider.GetRequiredService<IPresenceEngine>();
         await engine.StartAsync();

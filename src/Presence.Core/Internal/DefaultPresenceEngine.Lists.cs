@@ -1,0 +1,463 @@
+namespace Presence.Internal;
+
+/// <summary>Presence lists with permission (seed 000), each user's visibility, and the interest that drives polling.</summary>
+internal sealed partial class DefaultPresenceEngine
+{
+    private readonly IPresenceListStore _listStore;
+    private readonly SemaphoreSlim _listWrites = new(1, 1);
+
+    /// <summary>Every relation this engine takes part in: the observer, the observed user or both are local.</summary>
+    private readonly Dictionary<(UserId Observer, UserId Observed), PresenceListState> _relations = [];
+
+    /// <summary>Local observer → the users on their list.</summary>
+    private readonly Dictionary<UserId, HashSet<UserId>> _listOf = [];
+
+    /// <summary>Observed user → observers with a relation (any state).</summary>
+    private readonly Dictionary<UserId, HashSet<UserId>> _observersOf = [];
+
+    /// <summary>Local owner → how many pollers (subscriptions, explicit calls) care about their list now.</summary>
+    private readonly Dictionary<UserId, int> _polling = [];
+
+    /// <summary>Remote user → how many polling owners may see them: watched while above zero.</summary>
+    private readonly Dictionary<UserId, int> _watchRefs = [];
+
+    /// <summary>Peer → pending invites it has made to our users, capped.</summary>
+    private readonly Dictionary<ServerName, int> _pendingInvites = [];
+
+    public void SetVisibility(UserId user, PresenceVisibility visibility)
+    {
+        RequireLocal(user, nameof(user));
+        if (visibility is not (PresenceVisibility.RoomMembers or PresenceVisibility.PresenceListOnly or PresenceVisibility.Nobody))
+        {
+            Reject("bad_visibility", "a visibility that is not defined");
+            throw new ArgumentOutOfRangeException(nameof(visibility), visibility, "Use RoomMembers, PresenceListOnly or Nobody.");
+        }
+
+        WithLock(_ => _table.SetVisibility(user, visibility));
+    }
+
+    public async ValueTask<PresenceListEntry> AddToPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default)
+    {
+        RequireLocal(owner, nameof(owner));
+        RequireUser(target, nameof(target));
+        if (owner == target)
+        {
+            throw new ArgumentException("A user cannot add themselves to their own presence list.", nameof(target));
+        }
+
+        PresenceListState state = PresenceListState.Pending;
+        WithLock(_ =>
+        {
+            if (_relations.TryGetValue((owner, target), out var existing))
+            {
+                state = existing;
+                return;
+            }
+
+            SetRelationLocked(owner, target, PresenceListState.Pending);
+            if (!target.IsOn(_server))
+            {
+                Defer(new DeferredSend(target.Server, [], [], [], [new PresenceListRequest(PresenceListAction.Invite, owner, target)]));
+            }
+        });
+        await PersistRelationAsync(owner, target, cancellationToken).ConfigureAwait(false);
+        return new PresenceListEntry(owner, target, state);
+    }
+
+    public async ValueTask RemoveFromPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default)
+    {
+        RequireLocal(owner, nameof(owner));
+        RequireUser(target, nameof(target));
+        WithLock(_ =>
+        {
+            if (!RemoveRelationLocked(owner, target))
+            {
+                return;
+            }
+
+            if (!target.IsOn(_server))
+            {
+                // Unlike historical Synapse, the grant ends on the other side too: a withdrawal is a deny from the observer.
+                Defer(new DeferredSend(target.Server, [], [], [], [new PresenceListRequest(PresenceListAction.Deny, owner, target)]));
+            }
+        });
+        await PersistRelationAsync(owner, target, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask AnswerPresenceRequestAsync(UserId target, UserId observer, bool allow, CancellationToken cancellationToken = default)
+    {
+        RequireLocal(target, nameof(target));
+        RequireUser(observer, nameof(observer));
+        WithLock(now =>
+        {
+            if (!_relations.ContainsKey((observer, target)))
+            {
+                throw new InvalidOperationException($"There is no presence-list request from {observer} to answer.");
+            }
+
+            if (_relations[(observer, target)] == PresenceListState.Pending && !observer.IsOn(_server))
+            {
+                _pendingInvites[observer.Server] = Math.Max(0, _pendingInvites.GetValueOrDefault(observer.Server) - 1);
+            }
+
+            SetRelationLocked(observer, target, allow ? PresenceListState.Allowed : PresenceListState.Denied);
+            if (!observer.IsOn(_server))
+            {
+                var answer = new PresenceListRequest(allow ? PresenceListAction.Accept : PresenceListAction.Deny, observer, target);
+                PresenceSnapshot[] push = allow && _table.TryFind(target, out int index) ? [_table.Read(index, now)] : [];
+                Defer(new DeferredSend(observer.Server, push, [], [], [answer]));
+            }
+            else if (allow && _subscribers.TryGetValue(observer, out var feeds) && _table.TryFind(target, out int index))
+            {
+                EnqueueAll(feeds, _table.Read(index, now));
+            }
+        });
+        await PersistRelationAsync(observer, target, cancellationToken).ConfigureAwait(false);
+    }
+
+    public IReadOnlyList<PresenceListItem> GetPresenceList(UserId owner)
+    {
+        RequireLocal(owner, nameof(owner));
+        var items = new List<PresenceListItem>();
+        WithLock(now =>
+        {
+            if (!_listOf.TryGetValue(owner, out var targets))
+            {
+                return;
+            }
+
+            foreach (var target in targets.Order())
+            {
+                var state = _relations[(owner, target)];
+                var presence = state == PresenceListState.Allowed && _table.TryFind(target, out int index) && MaySeeLocked(owner, target, sharesRoom: false)
+                    ? _table.Read(index, now)
+                    : PresenceSnapshot.Unknown(target);
+                items.Add(new PresenceListItem(new PresenceListEntry(owner, target, state), presence));
+            }
+        });
+        return items;
+    }
+
+    public IReadOnlyList<PresenceListEntry> GetPendingRequests(UserId target)
+    {
+        RequireLocal(target, nameof(target));
+        var pending = new List<PresenceListEntry>();
+        WithLock(_ =>
+        {
+            if (_observersOf.TryGetValue(target, out var observers))
+            {
+                foreach (var observer in observers.Order())
+                {
+                    if (_relations[(observer, target)] == PresenceListState.Pending)
+                    {
+                        pending.Add(new PresenceListEntry(observer, target, PresenceListState.Pending));
+                    }
+                }
+            }
+        });
+        return pending;
+    }
+
+    public void StartPolling(UserId owner)
+    {
+        RequireLocal(owner, nameof(owner));
+        WithLock(now => StartPollingLocked(owner, now));
+    }
+
+    public void StopPolling(UserId owner)
+    {
+        RequireLocal(owner, nameof(owner));
+        WithLock(_ => StopPollingLocked(owner));
+    }
+
+    private void StartPollingLocked(UserId owner, long now)
+    {
+        _polling.TryGetValue(owner, out int count);
+        _polling[owner] = count + 1;
+        if (count == 0)
+        {
+            foreach (var target in AllowedRemoteTargetsLocked(owner))
+            {
+                AddWatchRefLocked(target, now);
+            }
+        }
+    }
+
+    private void StopPollingLocked(UserId owner)
+    {
+        if (!_polling.TryGetValue(owner, out int count))
+        {
+            return;
+        }
+
+        if (count > 1)
+        {
+            _polling[owner] = count - 1;
+            return;
+        }
+
+        _polling.Remove(owner);
+        foreach (var target in AllowedRemoteTargetsLocked(owner))
+        {
+            ReleaseWatchRefLocked(target);
+        }
+    }
+
+    private List<UserId> AllowedRemoteTargetsLocked(UserId owner)
+    {
+        var targets = new List<UserId>();
+        if (_listOf.TryGetValue(owner, out var list))
+        {
+            foreach (var target in list)
+            {
+                if (!target.IsOn(_server) && _relations[(owner, target)] == PresenceListState.Allowed)
+                {
+                    targets.Add(target);
+                }
+            }
+        }
+
+        return targets;
+    }
+
+    private void AddWatchRefLocked(UserId remote, long now)
+    {
+        _watchRefs.TryGetValue(remote, out int refs);
+        _watchRefs[remote] = refs + 1;
+        if (refs == 0)
+        {
+            WatchLocked(remote, now);
+        }
+    }
+
+    private void ReleaseWatchRefLocked(UserId remote)
+    {
+        if (!_watchRefs.TryGetValue(remote, out int refs))
+        {
+            return;
+        }
+
+        if (refs > 1)
+        {
+            _watchRefs[remote] = refs - 1;
+            return;
+        }
+
+        _watchRefs.Remove(remote);
+        UnwatchLocked(remote);
+    }
+
+    /// <summary>Records a relation's state and keeps the indexes and polling interest in step. Lock held.</summary>
+    private void SetRelationLocked(UserId observer, UserId observed, PresenceListState state)
+    {
+        bool wasAllowed = _relations.TryGetValue((observer, observed), out var before) && before == PresenceListState.Allowed;
+        _relations[(observer, observed)] = state;
+        if (observer.IsOn(_server))
+        {
+            if (!_listOf.TryGetValue(observer, out var list))
+            {
+                _listOf[observer] = list = [];
+            }
+
+            list.Add(observed);
+        }
+
+        if (!_observersOf.TryGetValue(observed, out var observers))
+        {
+            _observersOf[observed] = observers = [];
+        }
+
+        observers.Add(observer);
+        UpdateInterestLocked(observer, observed, wasAllowed, state == PresenceListState.Allowed);
+    }
+
+    private bool RemoveRelationLocked(UserId observer, UserId observed)
+    {
+        if (!_relations.Remove((observer, observed), out var before))
+        {
+            return false;
+        }
+
+        if (_listOf.TryGetValue(observer, out var list) && list.Remove(observed) && list.Count == 0)
+        {
+            _listOf.Remove(observer);
+        }
+
+        if (_observersOf.TryGetValue(observed, out var observers) && observers.Remove(observer) && observers.Count == 0)
+        {
+            _observersOf.Remove(observed);
+        }
+
+        UpdateInterestLocked(observer, observed, before == PresenceListState.Allowed, false);
+        return true;
+    }
+
+    private void UpdateInterestLocked(UserId observer, UserId observed, bool wasAllowed, bool isAllowed)
+    {
+        if (wasAllowed == isAllowed || observed.IsOn(_server) || !_polling.ContainsKey(observer))
+        {
+            return;
+        }
+
+        if (isAllowed)
+        {
+            AddWatchRefLocked(observed, Now());
+        }
+        else
+        {
+            ReleaseWatchRefLocked(observed);
+        }
+    }
+
+    private bool IsAllowedLocked(UserId observer, UserId observed)
+        => _relations.TryGetValue((observer, observed), out var state) && state == PresenceListState.Allowed;
+
+    /// <summary>
+    /// May <paramref name="viewer"/> see <paramref name="target"/>? Themselves always; otherwise by the target's
+    /// visibility (local users) — room members and accepted observers, accepted observers only, or nobody. For a
+    /// remote target the other server has already applied its user's choice. Lock held.
+    /// </summary>
+    private bool MaySeeLocked(UserId viewer, UserId target, bool sharesRoom)
+    {
+        if (viewer == target)
+        {
+            return true;
+        }
+
+        var visibility = target.IsOn(_server) ? _table.VisibilityOf(target) : PresenceVisibility.RoomMembers;
+        return visibility switch
+        {
+            PresenceVisibility.Nobody => false,
+            PresenceVisibility.PresenceListOnly => IsAllowedLocked(viewer, target),
+            _ => sharesRoom || IsAllowedLocked(viewer, target),
+        };
+    }
+
+    /// <summary>Writes a relation's current state (or its absence) to the list store, one write at a time, outside the lock.</summary>
+    private async ValueTask PersistRelationAsync(UserId observer, UserId observed, CancellationToken cancellationToken)
+    {
+        await _listWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            PresenceListState? state;
+            lock (_lock)
+            {
+                state = _relations.TryGetValue((observer, observed), out var current) ? current : null;
+            }
+
+            if (state is { } known)
+            {
+                await _listStore.SaveAsync(new PresenceListEntry(observer, observed, known), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _listStore.RemoveAsync(observer, observed, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "list_save"));
+            Log.ListSaveFailed(_logger, ex);
+            throw;
+        }
+        finally
+        {
+            _listWrites.Release();
+        }
+    }
+
+    /// <summary>Applies presence-list requests from a peer. Lock held; returns the relations to persist.</summary>
+    private List<(UserId Observer, UserId Observed)>? ApplyListRequestsLocked(ServerName origin, IReadOnlyList<PresenceListRequest> requests, ref int budget, ref int overBudget)
+    {
+        List<(UserId, UserId)>? changed = null;
+        var replies = new List<PresenceListRequest>();
+        foreach (var request in requests)
+        {
+            if (budget-- <= 0)
+            {
+                overBudget++;
+                continue;
+            }
+
+            if (request is null)
+            {
+                DropInbound(origin, "malformed");
+                continue;
+            }
+
+            var (observer, observed) = (request.Observer, request.Observed);
+            bool observerThere = observer.IsOn(origin) && observed.IsOn(_server);
+            bool observedThere = observed.IsOn(origin) && observer.IsOn(_server);
+            switch (request.Action)
+            {
+                case PresenceListAction.Invite when observerThere:
+                    if (_relations.TryGetValue((observer, observed), out var existing))
+                    {
+                        if (existing != PresenceListState.Pending)
+                        {
+                            replies.Add(new PresenceListRequest(existing == PresenceListState.Allowed ? PresenceListAction.Accept : PresenceListAction.Deny, observer, observed));
+                        }
+                    }
+                    else if (_pendingInvites.GetValueOrDefault(origin) >= _options.Federation.MaxPendingInvitesPerPeer)
+                    {
+                        DropInbound(origin, "invite_cap");
+                    }
+                    else
+                    {
+                        _pendingInvites[origin] = _pendingInvites.GetValueOrDefault(origin) + 1;
+                        SetRelationLocked(observer, observed, PresenceListState.Pending);
+                        (changed ??= []).Add((observer, observed));
+                    }
+
+                    break;
+                case PresenceListAction.Accept or PresenceListAction.Deny when observedThere:
+                    if (_relations.ContainsKey((observer, observed)))
+                    {
+                        SetRelationLocked(observer, observed, request.Action == PresenceListAction.Accept ? PresenceListState.Allowed : PresenceListState.Denied);
+                        (changed ??= []).Add((observer, observed));
+                    }
+                    else
+                    {
+                        DropInbound(origin, "unsolicited_answer");
+                    }
+
+                    break;
+                case PresenceListAction.Deny when observerThere:
+                    // The remote observer withdrew: the permission ends here too.
+                    if (_relations.TryGetValue((observer, observed), out var withdrawn))
+                    {
+                        if (withdrawn == PresenceListState.Pending)
+                        {
+                            _pendingInvites[origin] = Math.Max(0, _pendingInvites.GetValueOrDefault(origin) - 1);
+                        }
+
+                        RemoveRelationLocked(observer, observed);
+                        RemovePeerSubscriberLocked(origin, observed);
+                        (changed ??= []).Add((observer, observed));
+                    }
+
+                    break;
+                default:
+                    DropInbound(origin, observer.IsOn(origin) || observed.IsOn(origin) ? "not_local" : "forged_origin");
+                    break;
+            }
+        }
+
+        if (replies.Count > 0)
+        {
+            Defer(new DeferredSend(origin, [], [], [], [.. replies]));
+        }
+
+        return changed;
+    }
+
+    private void RequireLocal(UserId user, string parameterName)
+    {
+        RequireUser(user, parameterName);
+        if (!user.IsOn(_server))
+        {
+            Reject("foreign_user", "a list or visibility call for a user of another server");
+            throw new ArgumentException($"The user {user} is not a user of this server ({_server}).", parameterName);
+        }
+    }
+}
