@@ -12,96 +12,10 @@ public sealed class FederationTests
     private static readonly UserId Bob = UserId.Parse("@bob:b.example");
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
 
-    /// <summary>Two servers on one manual clock, one in-memory network and one shared view of rooms.</summary>
-    private sealed class TwoServers : IAsyncDisposable
-    {
-        private TwoServers(ManualTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
-        {
-            Clock = clock;
-            Network = network;
-            Rooms = rooms;
-            Servers = servers;
-        }
-
-        public ManualTimeProvider Clock { get; }
-
-        public InMemoryPresenceNetwork Network { get; }
-
-        public InMemoryMembershipView Rooms { get; }
-
-        public Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> Servers { get; }
-
-        public IPresenceEngine this[ServerName server] => Servers[server].Engine;
-
-        public static async Task<TwoServers> StartAsync(Action<PresenceOptions>? configure = null)
-        {
-            var clock = new ManualTimeProvider();
-            var network = new InMemoryPresenceNetwork(clock);
-            var rooms = new InMemoryMembershipView();
-            var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();
-            foreach (var name in new[] { A, B })
-            {
-                var options = new PresenceOptions { ServerName = name };
-                configure?.Invoke(options);
-                var metrics = new MetricsCollector();
-                var transport = new CapturingTransport(network.CreateTransport(name), clock);
-                var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics, transport: transport);
-                await engine.StartAsync();
-                network.Attach(name, engine);
-                servers[name] = (engine, metrics, transport);
-            }
-
-            return new TwoServers(clock, network, rooms, servers);
-        }
-
-        public async Task ShareRoomAsync(params UserId[] users)
-        {
-            foreach (var user in users)
-            {
-                Rooms.Join("!room:a.example", user);
-            }
-
-            foreach (var (engine, _, _) in Servers.Values)
-            {
-                foreach (var user in users)
-                {
-                    await engine.MembershipChangedAsync(user);
-                }
-            }
-        }
-
-        public async Task<PresenceSnapshot> ReadAsync(ServerName at, UserId user) => (await this[at].GetPresenceAsync(user, user)).Presence;
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var (engine, metrics, _) in Servers.Values)
-            {
-                await engine.DisposeAsync();
-                metrics.Dispose();
-            }
-        }
-    }
-
-    /// <summary>Records every message a server hands to the network, with the time.</summary>
-    private sealed class CapturingTransport(IPresenceTransport inner, TimeProvider clock) : IPresenceTransport
-    {
-        public List<(DateTimeOffset At, ServerName To, PresenceMessage Message)> Messages { get; } = [];
-
-        public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
-        {
-            lock (Messages)
-            {
-                Messages.Add((clock.GetUtcNow(), destination, message));
-            }
-
-            return inner.SendAsync(destination, message, cancellationToken);
-        }
-    }
-
     [Test]
     public async Task LocalChange_ReachesAServerSharingARoom_WithinOneWindow_InOneMessage()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         await net.ShareRoomAsync(Alice, Bob);
         await using var bobFeed = await net[B].SubscribeAsync(Bob);
         bobFeed.TryRead(out _);
@@ -121,7 +35,7 @@ public sealed class FederationTests
     [Test]
     public async Task Poll_IsAnsweredAtOnce_AndChangesArePushedAfterwards()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         net[B].SetPresence(Bob, "D1", PresenceState.Unavailable, "away");
         await net.ShareRoomAsync(Alice, Bob);
         net.Clock.Advance(TimeSpan.FromMinutes(1));
@@ -144,7 +58,7 @@ public sealed class FederationTests
     [Test]
     public async Task ForgedAndMalformedEntries_AreDroppedAndCounted_TheRestApplies()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         var carol = UserId.Parse("@carol:c.example");
 
         await net[A].ReceiveAsync(B, new PresenceMessage(
@@ -172,7 +86,7 @@ public sealed class FederationTests
     [Test]
     public async Task FloodingPeer_IsCappedPerMessageAndPerSubscriptionCount()
     {
-        await using var net = await TwoServers.StartAsync(o =>
+        await using var net = await FederationHarness.StartAsync([A, B], o =>
         {
             o.Federation.MaxInboundEntriesPerMessage = 10;
             o.Federation.MaxSubscriptionsPerPeer = 5;
@@ -194,7 +108,7 @@ public sealed class FederationTests
     [Test]
     public async Task SilentPeer_ShortWatchdogSendsAReminderWithTheCurrentStateOfSubscribedUsers()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         net[B].SetPresence(Bob, "D1", PresenceState.Online, "at my desk");
         await net.ShareRoomAsync(Alice, Bob);
         ((DefaultPresenceEngine)net[A]).Watch(Bob);
@@ -221,7 +135,7 @@ public sealed class FederationTests
     [Test]
     public async Task TrafficFromThePeer_KeepsTheShortWatchdogQuiet()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         ((DefaultPresenceEngine)net[A]).Watch(Bob);
 
         for (int i = 0; i < 10; i++)
@@ -238,7 +152,7 @@ public sealed class FederationTests
     [Test]
     public async Task ReminderlessPeer_RemoteUserBecomesUnknownAfterThirtyMinutesWithoutUpdate()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         var synapse = ServerName.Parse("synapse.example");
         var sam = UserId.Parse("@sam:synapse.example");
         await net.ShareRoomAsync(Alice, sam);
@@ -266,7 +180,7 @@ public sealed class FederationTests
     [Test]
     public async Task RemindingPeer_UsersDoNotGoStaleByThePerUserRule()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
 
         await net[A].ReceiveAsync(B, new PresenceMessage(push: [new PresenceSnapshot(Bob, PresenceState.Online, null, null, false, DeviceKinds.None)], isReminder: true));
         net.Clock.Advance(TimeSpan.FromMinutes(45));
@@ -277,7 +191,7 @@ public sealed class FederationTests
     [Test]
     public async Task PeerFailingPastTheHorizon_IsGivenUp_AndStateIsCurrentAgainAfterItReturns()
     {
-        await using var net = await TwoServers.StartAsync(o => o.Federation.FailureHorizon = TimeSpan.FromMinutes(10));
+        await using var net = await FederationHarness.StartAsync([A, B], o => o.Federation.FailureHorizon = TimeSpan.FromMinutes(10));
         await net.ShareRoomAsync(Alice, Bob);
         ((DefaultPresenceEngine)net[B]).Watch(Alice);
         net[A].Heartbeat(Alice, "D1");
@@ -307,7 +221,7 @@ public sealed class FederationTests
     [Test]
     public async Task MessageClaimingToComeFromThisServer_IsDroppedWhole()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         net[A].SetPresence(Alice, "D1", PresenceState.Online, "mine");
 
         await net[A].ReceiveAsync(A, new PresenceMessage(push: [new PresenceSnapshot(Alice, PresenceState.Offline, "forged", null, false, DeviceKinds.None)]));
@@ -321,7 +235,7 @@ public sealed class FederationTests
     [Test]
     public async Task RemindingPeer_UsersGoUnknownWhenThePromiseLapses()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         await net[A].ReceiveAsync(B, new PresenceMessage(isReminder: true, promiseLifetime: TimeSpan.FromHours(1)));
 
         await net[A].ReceiveAsync(B, new PresenceMessage(push: [new PresenceSnapshot(Bob, PresenceState.Online, null, null, false, DeviceKinds.None)], isReminder: true, promiseLifetime: TimeSpan.FromHours(1)));
@@ -336,7 +250,7 @@ public sealed class FederationTests
     [Test]
     public async Task HostilePeer_CannotMakeTheEngineHoldMoreThanTheCapOfItsUsers()
     {
-        await using var net = await TwoServers.StartAsync(o => o.Federation.MaxRemoteUsersPerPeer = 100);
+        await using var net = await FederationHarness.StartAsync([A, B], o => o.Federation.MaxRemoteUsersPerPeer = 100);
 
         for (int batch = 0; batch < 5; batch++)
         {
@@ -352,7 +266,7 @@ public sealed class FederationTests
     [Test]
     public async Task PeerWithNoInterestLeft_GetsNoReminders()
     {
-        await using var net = await TwoServers.StartAsync();
+        await using var net = await FederationHarness.StartAsync([A, B]);
         net[B].SetPresence(Bob, "D1", PresenceState.Online, null);
         var engineA = (DefaultPresenceEngine)net[A];
         engineA.Watch(Bob);

@@ -1,0 +1,90 @@
+using Presence.Testing;
+
+namespace Presence.Core.Tests.Internal;
+
+/// <summary>Several servers on one manual clock, one in-memory network and one shared view of rooms.</summary>
+internal sealed class FederationHarness : IAsyncDisposable
+{
+    private FederationHarness(ManualTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
+    {
+        Clock = clock;
+        Network = network;
+        Rooms = rooms;
+        Servers = servers;
+    }
+
+    public ManualTimeProvider Clock { get; }
+
+    public InMemoryPresenceNetwork Network { get; }
+
+    public InMemoryMembershipView Rooms { get; }
+
+    public Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> Servers { get; }
+
+    public IPresenceEngine this[ServerName server] => Servers[server].Engine;
+
+    public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null)
+    {
+        var clock = new ManualTimeProvider();
+        var network = new InMemoryPresenceNetwork(clock);
+        var rooms = new InMemoryMembershipView();
+        var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();
+        for (int i = 0; i < names.Length; i++)
+        {
+            var name = names[i];
+            var options = new PresenceOptions { ServerName = name };
+            configure?.Invoke(options);
+            var metrics = new MetricsCollector();
+            var transport = new CapturingTransport(network.CreateTransport(name), clock);
+            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics, transport: transport, listStore: listStores?[i]);
+            await engine.StartAsync();
+            network.Attach(name, engine);
+            servers[name] = (engine, metrics, transport);
+        }
+
+        return new FederationHarness(clock, network, rooms, servers);
+    }
+
+    public async Task ShareRoomAsync(params UserId[] users)
+    {
+        foreach (var user in users)
+        {
+            Rooms.Join("!room:a.example", user);
+        }
+
+        foreach (var (engine, _, _) in Servers.Values)
+        {
+            foreach (var user in users)
+            {
+                await engine.MembershipChangedAsync(user);
+            }
+        }
+    }
+
+    public async Task<PresenceSnapshot> ReadAsync(ServerName at, UserId user) => (await this[at].GetPresenceAsync(user, user)).Presence;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (engine, metrics, _) in Servers.Values)
+        {
+            await engine.DisposeAsync();
+            metrics.Dispose();
+        }
+    }
+}
+
+/// <summary>Records every message a server hands to the network, with the time.</summary>
+internal sealed class CapturingTransport(IPresenceTransport inner, TimeProvider clock) : IPresenceTransport
+{
+    public List<(DateTimeOffset At, ServerName To, PresenceMessage Message)> Messages { get; } = [];
+
+    public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
+    {
+        lock (Messages)
+        {
+            Messages.Add((clock.GetUtcNow(), destination, message));
+        }
+
+        return inner.SendAsync(destination, message, cancellationToken);
+    }
+}
