@@ -53,6 +53,8 @@ public sealed class PresenceListTests
             Assert.That(listAllowed.Single().Presence.State, Is.EqualTo(PresenceState.Online), "current at once: the answer carries it");
         });
 
+        Assert.That(net.Network.SentBetween(A, B).Messages, Is.EqualTo(2), "the invite, then the poll once allowed (alice has a client)");
+        Assert.That(net.Network.SentBetween(B, A).Messages, Is.EqualTo(2), "the accept carrying bob's presence, then the poll's answer");
         long bToA = net.Network.SentBetween(B, A).Messages;
         net[B].SetPresence(Bob, "D1", PresenceState.Unavailable, "lunch");
         net.Clock.Advance(Window);
@@ -277,5 +279,23 @@ public sealed class PresenceListTests
         Assert.That(list.Select(i => (i.Entry.Observed, i.Entry.State)), Is.EqualTo(new[] { (Bob, PresenceListState.Pending), (Carol, PresenceListState.Allowed) }));
         Assert.That((await second.GetPresenceAsync(Alice, Carol)).Presence.State, Is.EqualTo(PresenceState.Online));
         Assert.That((await second.GetPresenceAsync(UserId.Parse("@dave:a.example"), Carol)).IsAllowed, Is.False, "visibility survived the restart");
+    }
+
+    [Test]
+    public async Task ComingOnline_SendsOneCombinedMessage_StateAndPoll()
+    {
+        await using var net = await ThreeServersAsync();
+        await net.ShareRoomAsync(Alice, Bob); // b has interest in alice
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: true);
+        int before = net.Servers[A].Sent.Messages.Count(m => m.To == B);
+
+        net[A].Heartbeat(Alice, "D1"); // alice's client connects: her new state is queued for b
+        await using var feed = await net[A].SubscribeAsync(Alice); // ... and it cares about her list: poll bob
+
+        var sent = net.Servers[A].Sent.Messages.Where(m => m.To == B).Skip(before).ToList();
+        Assert.That(sent, Has.Count.EqualTo(1), "one message to b");
+        Assert.That(sent[0].Message.Push.Select(p => p.User), Is.EqualTo(new[] { Alice }));
+        Assert.That(sent[0].Message.Poll, Is.EqualTo(new[] { Bob }));
     }
 }
