@@ -27,6 +27,9 @@ public sealed class PresenceOptions
     /// <summary>The default <see cref="MaxDevicesPerUser"/>.</summary>
     public const int DefaultMaxDevicesPerUser = 64;
 
+    /// <summary>The default <see cref="MaxPresenceListSize"/>.</summary>
+    public const int DefaultMaxPresenceListSize = 1000;
+
     /// <summary>The default <see cref="MembershipCacheCapacity"/>.</summary>
     public const int DefaultMembershipCacheCapacity = 100_000;
 
@@ -74,6 +77,10 @@ public sealed class PresenceOptions
     /// <summary>Gets or sets how many devices a user may have connected; beyond it the least recently seen device is dropped.</summary>
     /// <value>The default value is 64; at most 255.</value>
     public int MaxDevicesPerUser { get; set; } = DefaultMaxDevicesPerUser;
+
+    /// <summary>Gets or sets how many entries one user's presence list may hold.</summary>
+    /// <value>The default value is 1000.</value>
+    public int MaxPresenceListSize { get; set; } = DefaultMaxPresenceListSize;
 
     /// <summary>Gets or sets how many users' room co-members the engine caches from the membership view.</summary>
     /// <value>The default value is 100,000.</value>

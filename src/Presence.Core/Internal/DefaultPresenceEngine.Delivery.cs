@@ -148,6 +148,11 @@ internal sealed partial class DefaultPresenceEngine
             InvalidateCoMembersOfLocked(user, previous);
             CacheCoMembersLocked(user, current);
             long now = Now();
+            if (user.IsOn(_server))
+            {
+                PrunePeerSubscribersLocked(user); // a server that no longer shares a room (or list) stops receiving
+            }
+
             _subscribers.TryGetValue(user, out var mine);
             foreach (var other in current)
             {
@@ -170,13 +175,13 @@ internal sealed partial class DefaultPresenceEngine
                     continue;
                 }
 
-                // A newly visible pair: each side receives the other's current presence.
-                if (mine is not null && _table.TryFind(other, out int otherIndex))
+                // A newly visible pair: each side receives the other's current presence, if that user shows it.
+                if (mine is not null && _table.TryFind(other, out int otherIndex) && MaySeeLocked(user, other, sharesRoom: true))
                 {
                     EnqueueAll(mine, _table.Read(otherIndex, now));
                 }
 
-                if (_subscribers.TryGetValue(other, out var theirs) && _table.TryFind(user, out int userIndex))
+                if (_subscribers.TryGetValue(other, out var theirs) && _table.TryFind(user, out int userIndex) && MaySeeLocked(other, user, sharesRoom: true))
                 {
                     EnqueueAll(theirs, _table.Read(userIndex, now));
                 }

@@ -78,6 +78,8 @@ internal sealed partial class DefaultPresenceEngine
             long staleAfter = _remindingPeers.Contains(origin)
                 ? _timeBase.ToTicks(message.PromiseLifetime ?? federation.DefaultPromiseLifetime)
                 : _remoteStaleAfter;
+            // Answers first: an accept and the presence it carries arrive together, and the presence must find the permission.
+            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, ref budget, ref overBudget);
             _remoteUsers.TryGetValue(origin, out int heldForOrigin);
             foreach (var pushed in message.Push)
             {
@@ -154,7 +156,6 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, ref budget, ref overBudget);
             DropInbound(origin, "too_many_entries", overBudget);
 
             misses = AfterChangeLocked(now);
@@ -171,7 +172,15 @@ internal sealed partial class DefaultPresenceEngine
         {
             foreach (var (observer, observed) in relationsChanged)
             {
-                await PersistRelationAsync(observer, observed, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    // The change is made: it is saved whatever the caller's token says; one failure does not stop the rest.
+                    await PersistRelationAsync(observer, observed, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    Log.ListSaveFailed(_logger, ex);
+                }
             }
         }
     }
@@ -180,7 +189,7 @@ internal sealed partial class DefaultPresenceEngine
     /// May users of <paramref name="peer"/> see the local <paramref name="user"/>? An accepted observer there, or — when the
     /// user shows presence to room members — someone there sharing a room (from the cached co-members). Lock held.
     /// </summary>
-    private bool PeerMaySeeLocked(ServerName peer, UserId user)
+    private bool PeerMaySeeLocked(ServerName peer, UserId user, bool assumeRoomWhenUnknown = false)
     {
         var visibility = _table.VisibilityOf(user);
         if (visibility == PresenceVisibility.Nobody)
@@ -199,18 +208,42 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        if (visibility == PresenceVisibility.RoomMembers && _coMembers.TryGetValue(user, out var coMembers))
+        if (visibility != PresenceVisibility.RoomMembers)
         {
-            foreach (var member in coMembers)
+            return false;
+        }
+
+        if (!_coMembers.TryGetValue(user, out var coMembers))
+        {
+            return assumeRoomWhenUnknown; // an honoured subscription stands until a membership change says otherwise
+        }
+
+        foreach (var member in coMembers)
+        {
+            if (member.IsOn(peer))
             {
-                if (member.IsOn(peer))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>Ends the subscriptions of servers that may no longer see a local user (rooms left, permission withdrawn). Lock held.</summary>
+    private void PrunePeerSubscribersLocked(UserId user)
+    {
+        if (!_peerSubscribers.TryGetValue(user, out var peers))
+        {
+            return;
+        }
+
+        foreach (var peer in peers.ToList())
+        {
+            if (!PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true))
+            {
+                RemovePeerSubscriberLocked(peer, user);
+            }
+        }
     }
 
     public void NoteTraffic(ServerName origin)
@@ -346,28 +379,10 @@ internal sealed partial class DefaultPresenceEngine
         {
             foreach (var peer in peers)
             {
-                if (visibility == PresenceVisibility.RoomMembers || PeerMaySeeLocked(peer, snapshot.User))
+                if (visibility == PresenceVisibility.RoomMembers || PeerMaySeeLocked(peer, snapshot.User, assumeRoomWhenUnknown: false))
                 {
                     seen.Add(peer.Value);
                     _outbound.Enqueue(peer, snapshot);
-                }
-            }
-        }
-
-        // Servers of accepted observers, whatever the rooms.
-        if (_observersOf.TryGetValue(snapshot.User, out var observers))
-        {
-            foreach (var observer in observers)
-            {
-                if (!observer.IsOn(_server) && IsAllowedLocked(observer, snapshot.User))
-                {
-                    string observerId = observer.Value;
-                    var observerServer = observerId.AsSpan(observerId.IndexOf(':', StringComparison.Ordinal) + 1);
-                    if (!seen.Contains(observerServer))
-                    {
-                        seen.Add(observerServer);
-                        _outbound.Enqueue(observer.Server, snapshot);
-                    }
                 }
             }
         }
@@ -407,7 +422,7 @@ internal sealed partial class DefaultPresenceEngine
             {
                 foreach (var user in users)
                 {
-                    if (_table.TryFind(user, out int index) && PeerMaySeeLocked(peer, user))
+                    if (_table.TryFind(user, out int index) && PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true))
                     {
                         var snapshot = _table.Read(index, now);
                         if (!snapshot.IsUnknown)

@@ -33,7 +33,66 @@ internal sealed partial class DefaultPresenceEngine
             throw new ArgumentOutOfRangeException(nameof(visibility), visibility, "Use RoomMembers, PresenceListOnly or Nobody.");
         }
 
-        WithLock(_ => _table.SetVisibility(user, visibility));
+        WithLock(now =>
+        {
+            var before = _table.VisibilityOf(user);
+            _table.SetVisibility(user, visibility);
+            if (visibility > before)
+            {
+                RetractLocked(user, now); // narrowed: whoever lost sight is told, not left with the last state
+            }
+        });
+    }
+
+    /// <summary>
+    /// After a user narrowed who may see them: local feeds that lost sight receive "unknown", servers that lost
+    /// sight receive a bare offline (the protocol has no "unknown") and their subscriptions end. Lock held.
+    /// </summary>
+    private void RetractLocked(UserId user, long now)
+    {
+        var unknown = PresenceSnapshot.Unknown(user);
+        _coMembers.TryGetValue(user, out var coMembers);
+        var viewers = new HashSet<UserId>(coMembers ?? []);
+        if (_observersOf.TryGetValue(user, out var observers))
+        {
+            viewers.UnionWith(observers);
+        }
+
+        var servers = new HashSet<ServerName>();
+        foreach (var viewer in viewers)
+        {
+            if (viewer.IsOn(_server))
+            {
+                if (_subscribers.TryGetValue(viewer, out var feeds) && !MaySeeLocked(viewer, user, sharesRoom: coMembers?.Contains(viewer) == true))
+                {
+                    EnqueueAll(feeds, unknown);
+                }
+            }
+            else
+            {
+                servers.Add(viewer.Server);
+            }
+        }
+
+        if (_peerSubscribers.TryGetValue(user, out var peers))
+        {
+            servers.UnionWith(peers);
+        }
+
+        PrunePeerSubscribersLocked(user);
+        if (_outbound is null)
+        {
+            return;
+        }
+
+        var hidden = new PresenceSnapshot(user, PresenceState.Offline, null, null, false, DeviceKinds.None) { Sequence = _table.NextSequence() };
+        foreach (var server in servers)
+        {
+            if (!PeerMaySeeLocked(server, user, assumeRoomWhenUnknown: false))
+            {
+                _outbound.Enqueue(server, hidden);
+            }
+        }
     }
 
     public async ValueTask<PresenceListEntry> AddToPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default)
@@ -54,13 +113,19 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             }
 
+            if (_listOf.TryGetValue(owner, out var list) && list.Count >= _options.MaxPresenceListSize)
+            {
+                Reject("list_full", "a presence list at its size limit");
+                throw new InvalidOperationException($"{owner}'s presence list holds {list.Count} entries, the limit (PresenceOptions.MaxPresenceListSize).");
+            }
+
             SetRelationLocked(owner, target, PresenceListState.Pending);
             if (!target.IsOn(_server))
             {
                 Defer(new DeferredSend(target.Server, [], [], [], [new PresenceListRequest(PresenceListAction.Invite, owner, target)]));
             }
         });
-        await PersistRelationAsync(owner, target, cancellationToken).ConfigureAwait(false);
+        await PersistRelationAsync(owner, target, CancellationToken.None).ConfigureAwait(false); // the change is made: save it whatever the token says
         return new PresenceListEntry(owner, target, state);
     }
 
@@ -81,7 +146,7 @@ internal sealed partial class DefaultPresenceEngine
                 Defer(new DeferredSend(target.Server, [], [], [], [new PresenceListRequest(PresenceListAction.Deny, owner, target)]));
             }
         });
-        await PersistRelationAsync(owner, target, cancellationToken).ConfigureAwait(false);
+        await PersistRelationAsync(owner, target, CancellationToken.None).ConfigureAwait(false);
     }
 
     public async ValueTask AnswerPresenceRequestAsync(UserId target, UserId observer, bool allow, CancellationToken cancellationToken = default)
@@ -101,18 +166,23 @@ internal sealed partial class DefaultPresenceEngine
             }
 
             SetRelationLocked(observer, target, allow ? PresenceListState.Allowed : PresenceListState.Denied);
+            bool shows = allow && MaySeeLocked(observer, target, sharesRoom: false);
             if (!observer.IsOn(_server))
             {
                 var answer = new PresenceListRequest(allow ? PresenceListAction.Accept : PresenceListAction.Deny, observer, target);
-                PresenceSnapshot[] push = allow && _table.TryFind(target, out int index) ? [_table.Read(index, now)] : [];
+                PresenceSnapshot[] push = shows && _table.TryFind(target, out int index) ? [_table.Read(index, now)] : [];
                 Defer(new DeferredSend(observer.Server, push, [], [], [answer]));
+                if (!allow)
+                {
+                    PrunePeerSubscribersLocked(target); // a server whose only reason was this grant stops receiving
+                }
             }
-            else if (allow && _subscribers.TryGetValue(observer, out var feeds) && _table.TryFind(target, out int index))
+            else if (shows && _subscribers.TryGetValue(observer, out var feeds) && _table.TryFind(target, out int index))
             {
                 EnqueueAll(feeds, _table.Read(index, now));
             }
         });
-        await PersistRelationAsync(observer, target, cancellationToken).ConfigureAwait(false);
+        await PersistRelationAsync(observer, target, CancellationToken.None).ConfigureAwait(false);
     }
 
     public IReadOnlyList<PresenceListItem> GetPresenceList(UserId owner)
@@ -432,7 +502,7 @@ internal sealed partial class DefaultPresenceEngine
                         }
 
                         RemoveRelationLocked(observer, observed);
-                        RemovePeerSubscriberLocked(origin, observed);
+                        PrunePeerSubscribersLocked(observed); // only if nothing else lets that server see the user
                         (changed ??= []).Add((observer, observed));
                     }
 

@@ -47,6 +47,11 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.MaxDevicesPerUser ({options.MaxDevicesPerUser}) must be between 1 and 255.");
         }
 
+        if (options.MaxPresenceListSize < 1)
+        {
+            Fail($"PresenceOptions.MaxPresenceListSize ({options.MaxPresenceListSize}) must be at least 1.");
+        }
+
         if (options.MembershipCacheCapacity < 1)
         {
             Fail($"PresenceOptions.MembershipCacheCapacity ({options.MembershipCacheCapacity}) must be at least 1.");

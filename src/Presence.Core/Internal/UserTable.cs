@@ -348,6 +348,9 @@ internal sealed class UserTable
     /// <summary>Who may see a user: the default for users the table does not hold.</summary>
     public PresenceVisibility VisibilityOf(UserId user) => TryFind(user, out int index) ? _slots[index].Visibility : PresenceVisibility.RoomMembers;
 
+    /// <summary>A publication sequence number for a snapshot made outside the table.</summary>
+    public long NextSequence() => ++_sequence;
+
     public void MarkDirty(int index)
     {
         ref UserSlot u = ref _slots[index];

@@ -55,6 +55,8 @@ public sealed class PresenceListTests
 
         Assert.That(net.Network.SentBetween(A, B).Messages, Is.EqualTo(2), "the invite, then the poll once allowed (alice has a client)");
         Assert.That(net.Network.SentBetween(B, A).Messages, Is.EqualTo(2), "the accept carrying bob's presence, then the poll's answer");
+        net.Clock.Advance(Window);
+        Assert.That(Drain(aliceFeed).Where(p => p.User == Bob).Select(p => p.State), Is.EqualTo(new[] { PresenceState.Online }), "the accept's presence reached her feed");
         long bToA = net.Network.SentBetween(B, A).Messages;
         net[B].SetPresence(Bob, "D1", PresenceState.Unavailable, "lunch");
         net.Clock.Advance(Window);
@@ -100,9 +102,10 @@ public sealed class PresenceListTests
         net[B].SetPresence(Bob, "D1", PresenceState.Online, "after removal");
         net.Clock.Advance(TimeSpan.FromMinutes(1));
 
-        Assert.That(net[B].GetPendingRequests(Bob), Is.Empty);
         Assert.That(net[A].GetPresenceList(Alice), Is.Empty);
         Assert.That(net.Network.SentBetween(B, A).Messages, Is.EqualTo(bToA), "the grant ended on b too");
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+        Assert.That(net[B].GetPendingRequests(Bob).Select(e => e.Observer), Is.EqualTo(new[] { Alice }), "asking again starts over: b kept no grant");
     }
 
     [Test]
@@ -187,8 +190,11 @@ public sealed class PresenceListTests
 
         Assert.Multiple(async () =>
         {
-            Assert.That(PushedUsers(net, A).Count(u => u == Alice), Is.EqualTo(pushedBefore), "nothing about alice left a");
-            Assert.That(Drain(carolFeed).Select(p => p.User), Has.No.Member(Alice));
+            var afterHiding = net.Servers[A].Sent.Messages.SelectMany(m => m.Message.Push).Where(p => p.User == Alice).Skip(pushedBefore).ToList();
+            Assert.That(afterHiding.Select(p => (p.State, p.StatusMessage, p.LastActive)), Is.All.EqualTo((PresenceState.Offline, (string?)null, (DateTimeOffset?)null)),
+                "after hiding, a says only a bare offline about alice: no state, status or last-active time");
+            Assert.That(afterHiding, Has.Count.EqualTo(1), "the retraction, once");
+            Assert.That(Drain(carolFeed).Where(p => p.User == Alice).Select(p => p.State), Is.EqualTo(new[] { PresenceState.Unknown }), "carol is told she can no longer see alice, nothing more");
             Assert.That(Drain(bobFeed).Where(p => p.User == Alice).Select(p => p.StatusMessage), Has.No.Member("hidden"));
             Assert.That((await net[A].GetPresenceAsync(Carol, Alice)).IsAllowed, Is.False);
             Assert.That((await net[A].GetPresenceAsync(Alice, Alice)).Presence.StatusMessage, Is.EqualTo("hidden"), "she still sees herself");
@@ -271,6 +277,9 @@ public sealed class PresenceListTests
             first.SetVisibility(Carol, PresenceVisibility.PresenceListOnly);
         }
 
+        var dave = UserId.Parse("@dave:a.example");
+        rooms.Join("!r:a.example", dave);
+        rooms.Join("!r:a.example", Carol); // dave shares a room with carol: only her visibility keeps him out
         await using var second = PresenceEngine.Create(options, rooms, store, clock, listStore: lists);
         await second.StartAsync();
         second.Heartbeat(Carol, "D1");
@@ -278,7 +287,7 @@ public sealed class PresenceListTests
         var list = second.GetPresenceList(Alice);
         Assert.That(list.Select(i => (i.Entry.Observed, i.Entry.State)), Is.EqualTo(new[] { (Bob, PresenceListState.Pending), (Carol, PresenceListState.Allowed) }));
         Assert.That((await second.GetPresenceAsync(Alice, Carol)).Presence.State, Is.EqualTo(PresenceState.Online));
-        Assert.That((await second.GetPresenceAsync(UserId.Parse("@dave:a.example"), Carol)).IsAllowed, Is.False, "visibility survived the restart");
+        Assert.That((await second.GetPresenceAsync(dave, Carol)).IsAllowed, Is.False, "visibility survived the restart");
     }
 
     [Test]
@@ -297,5 +306,67 @@ public sealed class PresenceListTests
         Assert.That(sent, Has.Count.EqualTo(1), "one message to b");
         Assert.That(sent[0].Message.Push.Select(p => p.User), Is.EqualTo(new[] { Alice }));
         Assert.That(sent[0].Message.Poll, Is.EqualTo(new[] { Bob }));
+    }
+
+    [Test]
+    public async Task NewlySharedRoom_HiddenUserIsNotDeliveredToTheNewcomer()
+    {
+        await using var net = await ThreeServersAsync();
+        net[A].SetVisibility(Alice, PresenceVisibility.Nobody);
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "hidden");
+        await using var carolFeed = await net[A].SubscribeAsync(Carol);
+        Drain(carolFeed);
+
+        await net.ShareRoomAsync(Alice, Carol, Bob);
+        net.Clock.Advance(Window);
+        net.Clock.Advance(Window);
+
+        Assert.That(Drain(carolFeed).Select(p => p.User), Has.No.Member(Alice));
+        Assert.That(PushedUsers(net, A), Has.No.Member(Alice));
+    }
+
+    [Test]
+    public async Task AcceptFromAHiddenUser_CarriesNoPresence()
+    {
+        await using var net = await ThreeServersAsync();
+        net[B].SetVisibility(Bob, PresenceVisibility.Nobody);
+        net[B].SetPresence(Bob, "D1", PresenceState.Online, "hidden");
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: true);
+
+        Assert.That(net[A].GetPresenceList(Alice).Single().Presence.IsUnknown, Is.True);
+        Assert.That(PushedUsers(net, B), Has.No.Member(Bob));
+    }
+
+    [Test]
+    public async Task RevokedPermission_StopsThePushes()
+    {
+        await using var net = await ThreeServersAsync();
+        await using var aliceFeed = await net[A].SubscribeAsync(Alice);
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: true);
+
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: false);
+        long bToA = net.Network.SentBetween(B, A).Messages;
+        net[B].SetPresence(Bob, "D1", PresenceState.Online, "not for alice");
+        net.Clock.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.That(net[A].GetPresenceList(Alice).Single().Entry.State, Is.EqualTo(PresenceListState.Denied));
+        Assert.That(net.Servers[B].Sent.Messages.SelectMany(m => m.Message.Push).Where(p => p.User == Bob).Select(p => p.StatusMessage), Has.No.Member("not for alice"));
+        Assert.That(net.Network.SentBetween(B, A).Messages - bToA, Is.LessThanOrEqualTo(1), "at most a reminder-free poll refusal; no pushes of bob");
+    }
+
+    [Test]
+    public async Task PresenceList_HasASizeLimit()
+    {
+        await using var net = await ThreeServersAsync(o => o.MaxPresenceListSize = 2);
+        await net[A].AddToPresenceListAsync(Alice, Carol);
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await net[A].AddToPresenceListAsync(Alice, UserId.Parse("@x:c.example")));
+
+        Assert.That(error!.Message, Does.Contain("MaxPresenceListSize"));
+        Assert.That(net[A].GetPresenceList(Alice), Has.Count.EqualTo(2));
     }
 }
