@@ -242,9 +242,7 @@ internal sealed partial class DefaultPresenceEngine
 
     private void StartPollingLocked(UserId owner, long now)
     {
-        _polling.TryGetValue(owner, out int count);
-        _polling[owner] = count + 1;
-        if (count == 0)
+        if (Acquire(_polling, owner))
         {
             foreach (var target in AllowedRemoteTargetsLocked(owner))
             {
@@ -255,22 +253,39 @@ internal sealed partial class DefaultPresenceEngine
 
     private void StopPollingLocked(UserId owner)
     {
-        if (!_polling.TryGetValue(owner, out int count))
+        if (Release(_polling, owner))
         {
-            return;
+            foreach (var target in AllowedRemoteTargetsLocked(owner))
+            {
+                ReleaseWatchRefLocked(target);
+            }
+        }
+    }
+
+    /// <summary>Counts one more holder; true when it is the first.</summary>
+    private static bool Acquire(Dictionary<UserId, int> counts, UserId key)
+    {
+        counts.TryGetValue(key, out int count);
+        counts[key] = count + 1;
+        return count == 0;
+    }
+
+    /// <summary>Counts one holder less; true when it was the last (a release without a holder changes nothing).</summary>
+    private static bool Release(Dictionary<UserId, int> counts, UserId key)
+    {
+        if (!counts.TryGetValue(key, out int count))
+        {
+            return false;
         }
 
         if (count > 1)
         {
-            _polling[owner] = count - 1;
-            return;
+            counts[key] = count - 1;
+            return false;
         }
 
-        _polling.Remove(owner);
-        foreach (var target in AllowedRemoteTargetsLocked(owner))
-        {
-            ReleaseWatchRefLocked(target);
-        }
+        counts.Remove(key);
+        return true;
     }
 
     private List<UserId> AllowedRemoteTargetsLocked(UserId owner)
@@ -292,9 +307,7 @@ internal sealed partial class DefaultPresenceEngine
 
     private void AddWatchRefLocked(UserId remote, long now)
     {
-        _watchRefs.TryGetValue(remote, out int refs);
-        _watchRefs[remote] = refs + 1;
-        if (refs == 0)
+        if (Acquire(_watchRefs, remote))
         {
             WatchLocked(remote, now);
         }
@@ -302,19 +315,10 @@ internal sealed partial class DefaultPresenceEngine
 
     private void ReleaseWatchRefLocked(UserId remote)
     {
-        if (!_watchRefs.TryGetValue(remote, out int refs))
+        if (Release(_watchRefs, remote))
         {
-            return;
+            UnwatchLocked(remote);
         }
-
-        if (refs > 1)
-        {
-            _watchRefs[remote] = refs - 1;
-            return;
-        }
-
-        _watchRefs.Remove(remote);
-        UnwatchLocked(remote);
     }
 
     /// <summary>Records a relation's state and keeps the indexes and polling interest in step. Lock held.</summary>
