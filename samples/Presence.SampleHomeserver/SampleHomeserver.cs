@@ -150,12 +150,17 @@ public sealed class SampleHomeserver : IAsyncDisposable
 
     private void Map(WebApplication app)
     {
-        app.MapGet("/_matrix/client/v3/presence/{userId}/status", GetStatusAsync);
-        app.MapPut("/_matrix/client/v3/presence/{userId}/status", PutStatusAsync);
-        app.MapGet("/_matrix/client/v3/sync", SyncAsync);
+        // v3 is today's path; r0 is what older clients (matrix-nio among them) still call.
+        foreach (string version in new[] { "v3", "r0" })
+        {
+            app.MapGet($"/_matrix/client/{version}/presence/{{userId}}/status", GetStatusAsync);
+            app.MapPut($"/_matrix/client/{version}/presence/{{userId}}/status", PutStatusAsync);
+            app.MapGet($"/_matrix/client/{version}/sync", SyncAsync);
+            app.MapGet($"/_matrix/client/{version}/presence/list/{{userId}}", GetListAsync);
+            app.MapPost($"/_matrix/client/{version}/presence/list/{{userId}}", ChangeListAsync);
+        }
+
         app.MapPut("/_matrix/federation/v1/send/{txnId}", ReceiveTransactionAsync);
-        app.MapGet("/_matrix/client/v3/presence/list/{userId}", GetListAsync);
-        app.MapPost("/_matrix/client/v3/presence/list/{userId}", ChangeListAsync);
         app.MapGet("/_matrix/client/unstable/io.presence_core/presence/requests", GetRequests);
         app.MapPost("/_matrix/client/unstable/io.presence_core/presence/requests/{observerId}", AnswerAsync);
         app.MapPost("/_matrix/client/unstable/io.presence_core/presence/list/polling", PollingAsync);
