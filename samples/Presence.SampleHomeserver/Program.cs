@@ -54,12 +54,5 @@ foreach (var (peerName, uri) in peers)
 
 await using var homeserver = await SampleHomeserver.StartAsync(options);
 Console.WriteLine($"{server} listening on {homeserver.BaseAddress} (tokens: {string.Join(", ", users.Select(SampleHomeserver.TokenFor))})");
-var done = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    done.TrySetResult();
-};
-AppDomain.CurrentDomain.ProcessExit += (_, _) => done.TrySetResult();
-await done.Task;
+await homeserver.WaitForShutdownAsync(); // Ctrl+C or SIGTERM
 return 0;

@@ -117,6 +117,10 @@ public sealed class SampleHomeserver : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Waits until the host is asked to stop (Ctrl+C, SIGTERM).</summary>
+    /// <returns>A task that completes on shutdown.</returns>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
     /// <summary>Tells the server where another server listens.</summary>
     /// <param name="server">The other server.</param>
     /// <param name="address">Its base address.</param>
