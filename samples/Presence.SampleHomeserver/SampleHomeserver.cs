@@ -56,13 +56,14 @@ public sealed class SampleHomeserver : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Origin, string TxnId), bool> _seenTransactions = new();
     private readonly ConcurrentQueue<(string, string)> _seenOrder = new();
     private readonly ConcurrentDictionary<UserId, Queue<DateTimeOffset>> _statusWrites = new();
-    private readonly HttpClient _http = new();
+    private readonly HttpClient _http;
     private int _transactions;
     private long _batch;
     private TaskCompletionSource _transactionArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SampleHomeserver(WebApplication app, SampleHomeserverOptions options, IPresenceEngine engine, HttpPresenceTransport transport)
+    private SampleHomeserver(WebApplication app, SampleHomeserverOptions options, IPresenceEngine engine, HttpPresenceTransport transport, HttpClient http)
     {
+        _http = http;
         _app = app;
         _options = options;
         Engine = engine;
@@ -103,13 +104,13 @@ public sealed class SampleHomeserver : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
         var app = builder.Build();
-        var http = new HttpClient();
+        var http = new HttpClient(); // owned by the server: disposed with it
         var transport = new HttpPresenceTransport(http, options.ServerName, server => options.Peers.TryGetValue(server, out var uri) ? uri : null, options.Time);
         var presenceOptions = new PresenceOptions { ServerName = options.ServerName };
         options.Configure?.Invoke(presenceOptions);
         var engine = PresenceEngine.Create(presenceOptions, options.Rooms, timeProvider: options.Time, transport: transport);
         await engine.StartAsync().ConfigureAwait(false);
-        var server = new SampleHomeserver(app, options, engine, transport);
+        var server = new SampleHomeserver(app, options, engine, transport, http);
         server.Map(app);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

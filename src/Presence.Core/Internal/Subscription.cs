@@ -49,8 +49,7 @@ internal sealed class Subscription : IPresenceSubscription
     {
         if (_channel.Reader.TryRead(out var read))
         {
-            batch = read;
-            AfterRead();
+            batch = MergeOverdue(read);
             return true;
         }
 
@@ -151,15 +150,33 @@ internal sealed class Subscription : IPresenceSubscription
         }
     }
 
-    private void AfterRead()
+    /// <summary>
+    /// A reader that fell behind gets the batch it is owed with everything held back since folded in (latest state
+    /// per user), never an old state followed by the newer one.
+    /// </summary>
+    private IReadOnlyList<PresenceSnapshot> MergeOverdue(IReadOnlyList<PresenceSnapshot> read)
     {
         lock (_lock)
         {
-            if (_overdue && !_closed)
+            if (!_overdue || _closed)
             {
-                _overdue = false;
-                FlushLocked();
+                return read;
             }
+
+            _overdue = false;
+            var merged = new OrderedDictionary<UserId, PresenceSnapshot>();
+            foreach (var snapshot in read)
+            {
+                merged[snapshot.User] = snapshot;
+            }
+
+            foreach (var (user, snapshot) in _pending)
+            {
+                merged[user] = snapshot;
+            }
+
+            _pending.Clear();
+            return [.. merged.Values];
         }
     }
 

@@ -174,7 +174,7 @@ public sealed class FederationTests
             seen.AddRange(batch);
         }
 
-        Assert.That(seen.Select(p => p.State), Is.EqualTo(new[] { PresenceState.Online, PresenceState.Unknown }), "watchers are told");
+        Assert.That(seen.Select(p => p.State), Is.EqualTo(new[] { PresenceState.Unknown }), "watchers are told: the unread online and the unknown fold into the latest");
     }
 
     [Test]
