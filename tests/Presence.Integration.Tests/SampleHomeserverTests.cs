@@ -159,4 +159,24 @@ public sealed class SampleHomeserverTests
         Assert.That(me.Body.GetProperty("presence").GetString(), Is.EqualTo("unavailable"), "set_presence on /sync sets the device's state");
         Assert.That(me.Body.GetProperty("status_msg").GetString(), Is.EqualTo("syncing"), "and keeps the status message");
     }
+
+    [Test]
+    public async Task PresenceListEndpoints_InviteAnswerAndRead_AcrossServers()
+    {
+        var invite = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice", """{"invite":["@bob:b.localhost"]}""");
+        await _b.WaitForTransactionsAsync(1, CancellationToken.None);
+        var requests = await SendAsync(HttpMethod.Get, _b, "/_matrix/client/unstable/io.presence_core/presence/requests", "token-bob");
+        await SendAsync(HttpMethod.Put, _b, Status(Bob), "token-bob", """{"presence":"online","status_msg":"listed"}""");
+        var answer = await SendAsync(HttpMethod.Post, _b, $"/_matrix/client/unstable/io.presence_core/presence/requests/{Uri.EscapeDataString(Alice.Value)}", "token-bob", """{"allow":true}""");
+        await _a.WaitForTransactionsAsync(1, CancellationToken.None);
+        var list = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice");
+
+        Assert.That(invite.Status, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(requests.Body.GetProperty("requests").EnumerateArray().Select(r => r.GetProperty("observer_user").GetString()), Is.EqualTo(new[] { "@alice:a.localhost" }));
+        Assert.That(answer.Status, Is.EqualTo(HttpStatusCode.OK));
+        var entry = list.Body.EnumerateArray().Single();
+        Assert.That(entry.GetProperty("observed_user").GetString(), Is.EqualTo("@bob:b.localhost"));
+        Assert.That(entry.GetProperty("state").GetString(), Is.EqualTo("allowed"));
+        Assert.That(entry.GetProperty("presence").GetProperty("content").GetProperty("status_msg").GetString(), Is.EqualTo("listed"), "the accept carried bob's presence");
+    }
 }
