@@ -29,7 +29,7 @@ internal sealed class PresenceContentDto
     [JsonPropertyName("status_msg")]
     public string? StatusMsg { get; set; }
 
-    /// <summary>Legacy: older servers put the user inside the content too.</summary>
+    /// <summary>The user of a push entry; in a client event's content, legacy (older servers put it there too).</summary>
     [JsonPropertyName("user_id")]
     public string? UserId { get; set; }
 }
@@ -55,28 +55,10 @@ internal sealed class ErrorDto
     public long? RetryAfterMs { get; set; }
 }
 
-internal sealed class PushEntryDto
-{
-    [JsonPropertyName("user_id")]
-    public string? UserId { get; set; }
-
-    [JsonPropertyName("presence")]
-    public string? Presence { get; set; }
-
-    [JsonPropertyName("last_active_ago")]
-    public long? LastActiveAgo { get; set; }
-
-    [JsonPropertyName("currently_active")]
-    public bool? CurrentlyActive { get; set; }
-
-    [JsonPropertyName("status_msg")]
-    public string? StatusMsg { get; set; }
-}
-
 internal sealed class PresenceEduContentDto
 {
     [JsonPropertyName("push")]
-    public List<PushEntryDto?>? Push { get; set; }
+    public List<PresenceContentDto?>? Push { get; set; }
 
     [JsonPropertyName("poll")]
     public List<string?>? Poll { get; set; }

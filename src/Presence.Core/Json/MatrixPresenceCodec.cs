@@ -234,14 +234,14 @@ public static class MatrixPresenceCodec
         return edus;
     }
 
-    private static PushEntryDto PushEntry(PresenceSnapshot presence, DateTimeOffset now) => new()
+    /// <summary>A push entry: the content plus the user, and a <c>last_active_ago</c> always (the schema requires it).</summary>
+    private static PresenceContentDto PushEntry(PresenceSnapshot presence, DateTimeOffset now)
     {
-        UserId = presence.User.Value,
-        Presence = WireState(presence),
-        LastActiveAgo = presence.GetLastActiveAgo(now) is { } ago ? (long)ago.TotalMilliseconds : UnknownLastActiveAgoMs,
-        CurrentlyActive = presence.State == PresenceState.Online ? presence.CurrentlyActive : null,
-        StatusMsg = presence.StatusMessage,
-    };
+        var entry = Content(presence, now);
+        entry.UserId = presence.User.Value;
+        entry.LastActiveAgo ??= UnknownLastActiveAgoMs;
+        return entry;
+    }
 
     private static PresenceContentDto Content(PresenceSnapshot presence, DateTimeOffset now) => new()
     {
