@@ -43,7 +43,7 @@ public interface IPresenceEngine : IAsyncDisposable
     /// </summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
-    /// <param name="idleFor">How long the device has been idle; zero or more.</param>
+    /// <param name="idleFor">How long the device has been idle: zero to 365 days.</param>
     void ReportIdle(UserId user, string deviceId, TimeSpan idleFor);
 
     /// <summary>Ends a device's idleness: the user is back at it, which counts as activity.</summary>
@@ -79,8 +79,9 @@ public interface IPresenceEngine : IAsyncDisposable
 
     /// <summary>
     /// Reads <paramref name="target"/>'s presence on behalf of <paramref name="viewer"/>. Allowed when they are the
-    /// same user or share a room; otherwise <see cref="PresenceReadResult.NotAllowed"/>. A user about whom nothing
-    /// is known reads as <see cref="PresenceState.Unknown"/>.
+    /// same user, or when the target's visibility lets the viewer see them (sharing a room, an accepted presence-list
+    /// entry); otherwise <see cref="PresenceReadResult.NotAllowed"/>. A user about whom nothing is known reads as
+    /// <see cref="PresenceState.Unknown"/>.
     /// </summary>
     /// <param name="viewer">Who asks.</param>
     /// <param name="target">Whose presence.</param>
@@ -115,14 +116,14 @@ public interface IPresenceEngine : IAsyncDisposable
     /// </summary>
     /// <param name="owner">The local user whose list it is.</param>
     /// <param name="target">The user to watch.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>The entry, once it is stored.</returns>
     ValueTask<PresenceListEntry> AddToPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
 
     /// <summary>Removes an entry from a presence list and tells the target's server, so the permission ends on both sides.</summary>
     /// <param name="owner">The local user whose list it is.</param>
     /// <param name="target">The user to stop watching.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>A task that completes when the removal is stored.</returns>
     ValueTask RemoveFromPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
 
@@ -130,7 +131,7 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="target">The local user who was asked.</param>
     /// <param name="observer">The user who asked.</param>
     /// <param name="allow">Whether to allow it.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>A task that completes when the answer is stored.</returns>
     /// <exception cref="InvalidOperationException">There is no request from <paramref name="observer"/>.</exception>
     ValueTask AnswerPresenceRequestAsync(UserId target, UserId observer, bool allow, CancellationToken cancellationToken = default);

@@ -11,7 +11,7 @@ public interface IPresenceSubscription : IAsyncDisposable
     /// <summary>Gets the user who watches.</summary>
     UserId Viewer { get; }
 
-    /// <summary>Takes the next batch if one is ready, without waiting or allocating.</summary>
+    /// <summary>Takes the next batch if one is ready, without waiting. A reader that fell behind gets the batch it is owed with everything held back since folded in (latest state per user).</summary>
     /// <param name="batch">The batch when the method returns <see langword="true"/>.</param>
     /// <returns><see langword="true"/> when a batch was ready.</returns>
     bool TryRead(out IReadOnlyList<PresenceSnapshot> batch);

@@ -2,8 +2,9 @@ namespace Presence;
 
 /// <summary>
 /// How presence messages reach other servers; the host implements it (Matrix federation transactions, for
-/// example). The engine calls it from its own background work, never from a caller's path, with at most one
-/// send in flight per destination. A send that throws is retried with backoff; meanwhile newer states
+/// example). The engine never calls it while holding its locks, and never for a device signal (heartbeats, status
+/// changes are batched and sent by its timer); an immediate answer (to a poll, a presence-list change) may be sent on
+/// the thread of the call that caused it. At most one send is in flight per destination. A send that throws is retried with backoff; meanwhile newer states
 /// replace older ones, so nothing that matters is lost.
 /// </summary>
 public interface IPresenceTransport

@@ -1,8 +1,8 @@
 namespace Presence;
 
 /// <summary>
-/// Options of presence between servers: batching, retries, watchdogs and staleness. Set through
-/// <see cref="PresenceOptions.Federation"/>; used only when the engine has an <see cref="IPresenceTransport"/>.
+/// Options of presence between servers: batching, retries, watchdogs, staleness and inbound caps. Set through
+/// <see cref="PresenceOptions.Federation"/>; batching and retries apply only when the engine has an <see cref="IPresenceTransport"/>.
 /// Defaults follow seed 000 ("API Efficiency") and today's Matrix servers.
 /// </summary>
 public sealed class PresenceFederationOptions
@@ -71,7 +71,7 @@ public sealed class PresenceFederationOptions
     /// <value>The default value is five minutes.</value>
     public TimeSpan RetryMaxDelay { get; set; } = DefaultRetryMaxDelay;
 
-    /// <summary>Gets or sets how long a server may keep failing before its queue is dropped and its subscriptions are marked stale.</summary>
+    /// <summary>Gets or sets how long a server may keep failing before its queue is dropped and its subscriptions to this server's users end.</summary>
     /// <value>The default value is one hour.</value>
     public TimeSpan FailureHorizon { get; set; } = DefaultFailureHorizon;
 

@@ -48,9 +48,9 @@ public static class PresenceMetrics
     /// <summary>Gauge: entries queued for other servers.</summary>
     public const string OutboundQueued = "presence.outbound.queued";
 
-    /// <summary>Counter: inbound entries dropped, tagged <c>reason</c> (<c>self_origin</c>, <c>malformed</c>, <c>forged_origin</c>, <c>remote_user_cap</c>, <c>bad_state</c>, <c>status_too_long</c>, <c>not_local</c>, <c>subscription_cap</c>, <c>too_many_entries</c>, <c>unsupported</c>).</summary>
+    /// <summary>Counter: inbound entries dropped, tagged <c>reason</c> (<c>self_origin</c>, <c>malformed</c>, <c>forged_origin</c>, <c>remote_user_cap</c>, <c>bad_state</c>, <c>status_too_long</c>, <c>not_local</c>, <c>no_interest</c>, <c>subscription_cap</c>, <c>invite_cap</c>, <c>unsolicited_answer</c>, <c>too_many_entries</c>).</summary>
     public const string InboundDropped = "presence.inbound.dropped";
 
-    /// <summary>Counter: watchdog expiries, tagged <c>kind</c> = <c>short</c> or <c>long</c>; each sends a reminder.</summary>
+    /// <summary>Counter: watchdog expiries, tagged <c>kind</c> = <c>short</c> or <c>long</c>; each sends a reminder unless there is nothing to say.</summary>
     public const string WatchdogFired = "presence.watchdog.fired";
 }

@@ -166,8 +166,7 @@ internal sealed partial class DefaultPresenceEngine
             _outbound?.SendNow(origin, answer, [], [], reminder: false); // a poll is answered at once
         }
 
-        ResolveMembershipMisses(misses);
-        _outbound?.Pump();
+        ResolveMembershipMisses(misses); // also pumps the outbound channel
         if (relationsChanged is not null)
         {
             foreach (var (observer, observed) in relationsChanged)
@@ -177,9 +176,9 @@ internal sealed partial class DefaultPresenceEngine
                     // The change is made: it is saved whatever the caller's token says; one failure does not stop the rest.
                     await PersistRelationAsync(observer, observed, CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (Exception ex)
+                catch (Exception)
                 {
-                    Log.ListSaveFailed(_logger, ex);
+                    // Logged and counted where it failed; the other relations are still saved.
                 }
             }
         }
@@ -314,14 +313,6 @@ internal sealed partial class DefaultPresenceEngine
         ResolveMembershipMisses(followups);
     }
 
-    internal (long Short, long Long) WatchdogDeadlines(ServerName peer)
-    {
-        lock (_lock)
-        {
-            return _watchdogs.DeadlinesOf(peer);
-        }
-    }
-
     private bool AddPeerSubscriberLocked(ServerName peer, UserId user, long now)
     {
         if (!_subscribedBy.TryGetValue(peer, out var users))
@@ -412,6 +403,11 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Collects reminders for peers whose watchdog fired. Lock held.</summary>
     private void ExpireWatchdogsLocked(long now)
     {
+        if (_watchdogs.NextDeadline > now)
+        {
+            return; // the tick was for a user deadline
+        }
+
         var fired = new List<(ServerName Peer, bool Long)>();
         _watchdogs.Expire(now, fired);
         foreach (var (peer, isLong) in fired)

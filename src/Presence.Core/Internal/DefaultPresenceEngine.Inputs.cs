@@ -19,7 +19,11 @@ internal sealed partial class DefaultPresenceEngine
         {
             ThrowIfNotRunning();
             long now = Now();
-            _table.Heartbeat(user, deviceId, setPresence, now);
+            if (!_table.Heartbeat(user, deviceId, setPresence, now))
+            {
+                return; // only the sync time moved later: no deadline came earlier, nothing was queued
+            }
+
             misses = AfterChangeLocked(now);
         }
 

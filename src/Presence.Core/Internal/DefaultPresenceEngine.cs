@@ -10,7 +10,6 @@ namespace Presence.Internal;
 /// </summary>
 internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTableObserver
 {
-    private const int Created = 0;
     private const int Running = 1;
     private const int Disposed = 2;
 
@@ -192,7 +191,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         _dirty.Writer.TryComplete();
         try
         {
-            await _writer.ConfigureAwait(false);
+            // Bounded even if the store ignores its token.
+            await _writer.WaitAsync(_options.ShutdownTimeout + _options.ShutdownTimeout, _time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -284,9 +284,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                 }
             }
 
-            ResolveMembershipMisses(misses);
             SendReminders(reminders);
-            _outbound?.Pump();
+            ResolveMembershipMisses(misses); // also pumps the outbound channel
         }
         catch (Exception ex)
         {

@@ -40,7 +40,7 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Warning, "Sending presence to {Server} failed ({Failures} in a row); retrying with backoff.")]
     public static partial void SendFailed(ILogger logger, string server, int failures, Exception exception);
 
-    [LoggerMessage(13, LogLevel.Error, "Sending presence to {Server} kept failing past the horizon: {Dropped} queued entries dropped, its subscriptions marked stale.")]
+    [LoggerMessage(13, LogLevel.Error, "Sending presence to {Server} kept failing past the horizon: {Dropped} queued entries dropped, its subscriptions ended.")]
     public static partial void PeerGaveUp(ILogger logger, string server, int dropped, Exception exception);
 
     [LoggerMessage(15, LogLevel.Error, "Saving a presence-list change failed; the caller sees the error and may retry.")]

@@ -166,11 +166,12 @@ internal sealed class OutboundScheduler
 
     private void AddPushLocked(Peer peer, PresenceSnapshot snapshot)
     {
-        if (peer.Pending.TryGetValue(snapshot.User, out var queued))
+        int at = peer.Pending.IndexOf(snapshot.User); // one lookup; the position then reads and writes in place
+        if (at >= 0)
         {
-            if (queued.Sequence <= snapshot.Sequence)
+            if (peer.Pending.GetAt(at).Value.Sequence <= snapshot.Sequence)
             {
-                peer.Pending[snapshot.User] = snapshot; // the newer state takes the older one's first-queued place
+                peer.Pending.SetAt(at, snapshot); // the newer state takes the older one's first-queued place
             }
 
             return; // an older state arriving late (another thread) never replaces a newer one

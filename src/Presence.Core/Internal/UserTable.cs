@@ -14,7 +14,7 @@ internal enum DropReason
 /// <summary>What the table tells its owner, always while the owner's lock is held.</summary>
 internal interface IUserTableObserver
 {
-    /// <summary>A change that matters was decided for the user at <paramref name="index"/>.</summary>
+    /// <summary>A change that matters was decided for the user at <paramref name="index"/> (the table's slot).</summary>
     void OnPublished(int index, PresenceSnapshot snapshot);
 
     /// <summary>The user's persisted fields changed (the first time since the last save).</summary>
@@ -27,7 +27,7 @@ internal interface IUserTableObserver
 /// <summary>
 /// The deterministic core: every user's devices, the aggregation and publication rules, and the
 /// deadlines that drive timeouts. Plain synchronous code with no I/O, no clock and no lock: the caller
-/// passes the time in Unix milliseconds and serializes calls.
+/// passes the time in <see cref="TimeBase"/> ticks and serializes calls.
 /// </summary>
 /// <remarks>
 /// Deadlines are lazy. Each user has at most one live entry in a min-heap, at <see cref="UserSlot.ScheduledDue"/>,
@@ -76,8 +76,6 @@ internal sealed class UserTable
     /// <summary>Gets the earliest queued deadline (possibly stale), or <see cref="NoDeadline"/>.</summary>
     public long NextDeadline => _deadlines.TryPeek(out _, out long due) ? due : NoDeadline;
 
-    public int DeadlineQueueLength => _deadlines.Count;
-
     public ref UserSlot this[int index] => ref _slots[index];
 
     public bool TryFind(UserId user, out int index) => _index.TryFind(user, user.GetHashCode(), new SlotKeys(_slots), out index);
@@ -101,7 +99,8 @@ internal sealed class UserTable
         u.PublishedActive = false;
     }
 
-    public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence, long now)
+    /// <summary>Records a sync; returns <see langword="false"/> when nothing but the sync time moved (no deadline earlier, nothing published).</summary>
+    public bool Heartbeat(UserId user, string deviceId, PresenceState? setPresence, long now)
     {
         Heartbeats++;
         if (TryFind(user, out int index))
@@ -117,7 +116,7 @@ internal sealed class UserTable
                     {
                         // The overwhelmingly common input: nothing changes, nothing is published.
                         d.LastSync = now;
-                        return;
+                        return false;
                     }
                 }
             }
@@ -141,6 +140,7 @@ internal sealed class UserTable
         }
 
         Evaluate(index, now, force: false);
+        return true;
     }
 
     public void Activity(UserId user, string deviceId, long now)
