@@ -90,13 +90,6 @@ public sealed class InMemoryMembershipView : IMembershipView
         return ValueTask.FromResult<IReadOnlySet<UserId>>(result);
     }
 
-    /// <inheritdoc/>
-    public async ValueTask<IReadOnlySet<ServerName>> GetServersSharingRoomAsync(UserId user, CancellationToken cancellationToken)
-    {
-        var users = await GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false);
-        return users.Select(static u => u.Server).ToHashSet();
-    }
-
     private static void RequireUser(UserId user)
     {
         if (user.IsEmpty)
