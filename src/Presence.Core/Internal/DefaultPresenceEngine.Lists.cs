@@ -162,7 +162,7 @@ internal sealed partial class DefaultPresenceEngine
 
             if (_relations[(observer, target)] == PresenceListState.Pending && !observer.IsOn(_server))
             {
-                _pendingInvites[observer.Server] = Math.Max(0, _pendingInvites.GetValueOrDefault(observer.Server) - 1);
+                AdjustPendingInvites(observer.Server, -1);
             }
 
             SetRelationLocked(observer, target, allow ? PresenceListState.Allowed : PresenceListState.Denied);
@@ -478,7 +478,7 @@ internal sealed partial class DefaultPresenceEngine
                     }
                     else
                     {
-                        _pendingInvites[origin] = _pendingInvites.GetValueOrDefault(origin) + 1;
+                        AdjustPendingInvites(origin, +1);
                         SetRelationLocked(observer, observed, PresenceListState.Pending);
                         (changed ??= []).Add((observer, observed));
                     }
@@ -502,7 +502,7 @@ internal sealed partial class DefaultPresenceEngine
                     {
                         if (withdrawn == PresenceListState.Pending)
                         {
-                            _pendingInvites[origin] = Math.Max(0, _pendingInvites.GetValueOrDefault(origin) - 1);
+                            AdjustPendingInvites(origin, -1);
                         }
 
                         RemoveRelationLocked(observer, observed);
@@ -523,6 +523,20 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         return changed;
+    }
+
+    /// <summary>Counts a peer's unanswered invites up or down; an entry that reaches zero is removed. Lock held.</summary>
+    private void AdjustPendingInvites(ServerName peer, int delta)
+    {
+        int count = Math.Max(0, _pendingInvites.GetValueOrDefault(peer) + delta);
+        if (count == 0)
+        {
+            _pendingInvites.Remove(peer);
+        }
+        else
+        {
+            _pendingInvites[peer] = count;
+        }
     }
 
     private void RequireLocal(UserId user, string parameterName)

@@ -142,7 +142,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                     SetRelationLocked(entry.Observer, entry.Observed, entry.State);
                     if (entry.State == PresenceListState.Pending && !entry.Observer.IsOn(_server))
                     {
-                        _pendingInvites[entry.Observer.Server] = _pendingInvites.GetValueOrDefault(entry.Observer.Server) + 1;
+                        AdjustPendingInvites(entry.Observer.Server, +1);
                     }
                 }
                 else

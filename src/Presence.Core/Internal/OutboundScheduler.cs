@@ -294,7 +294,7 @@ internal sealed class OutboundScheduler
             return null;
         }
 
-        if (peer.Pending.Count == 0 && peer.Polls.Count == 0 && peer.Unpolls.Count == 0 && peer.Lists.Count == 0 && !peer.Reminder)
+        if (!peer.HasWork)
         {
             return null;
         }
@@ -396,7 +396,7 @@ internal sealed class OutboundScheduler
                 }
             }
 
-            if (!_disposed && peer.RetryDue == UserTable.NoDeadline && (peer.Pending.Count > 0 || peer.Polls.Count > 0 || peer.Unpolls.Count > 0 || peer.Lists.Count > 0 || peer.Reminder))
+            if (!_disposed && peer.RetryDue == UserTable.NoDeadline && peer.HasWork)
             {
                 bool urgent = peer.Urgent;
                 ScheduleFlushLocked(peer, now, immediately: urgent);
@@ -529,6 +529,9 @@ internal sealed class OutboundScheduler
         public List<PresenceListRequest> Lists { get; } = [];
 
         public bool Reminder { get; set; }
+
+        /// <summary>Gets a value indicating whether anything is queued for the destination.</summary>
+        public bool HasWork => Pending.Count > 0 || Polls.Count > 0 || Unpolls.Count > 0 || Lists.Count > 0 || Reminder;
 
         /// <summary>An answer, reminder or subscription change is waiting: send as soon as possible, not at the next slot.</summary>
         public bool Urgent { get; set; }

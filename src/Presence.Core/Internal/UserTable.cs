@@ -40,6 +40,9 @@ internal sealed class UserTable
     public const long NoTime = long.MinValue;
     public const long NoDeadline = long.MaxValue;
 
+    /// <summary>Every defined device kind: a peer's undefined bits are masked off.</summary>
+    private const DeviceKinds AllKinds = DeviceKinds.Standard | DeviceKinds.Mobile | DeviceKinds.Web | DeviceKinds.Limited;
+
     /// <summary>User → slot; see <see cref="OpenIndex"/>.</summary>
     private OpenIndex _index;
     private readonly PriorityQueue<int, long> _deadlines = new();
@@ -253,12 +256,12 @@ internal sealed class UserTable
 
         bool changed = pushed.State != u.PublishedState
             || pushed.CurrentlyActive != u.PublishedActive
-            || (pushed.DeviceKinds & (DeviceKinds.Standard | DeviceKinds.Mobile | DeviceKinds.Web | DeviceKinds.Limited)) != u.PublishedKinds
+            || (pushed.DeviceKinds & AllKinds) != u.PublishedKinds
             || !string.Equals(pushed.StatusMessage, u.StatusMessage, StringComparison.Ordinal)
             || (!pushed.CurrentlyActive && Jumped(lastActive, u.PublishedLastActive));
         u.PublishedState = pushed.State;
         u.PublishedActive = pushed.CurrentlyActive;
-        u.PublishedKinds = pushed.DeviceKinds & (DeviceKinds.Standard | DeviceKinds.Mobile | DeviceKinds.Web | DeviceKinds.Limited);
+        u.PublishedKinds = pushed.DeviceKinds & AllKinds;
         u.PublishedLastActive = lastActive;
         u.StatusMessage = pushed.StatusMessage;
         u.SavedLastActive = staleAfter == NoDeadline ? NoDeadline : now + staleAfter; // the remote expiry
