@@ -18,6 +18,9 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Local owner → how many pollers (subscriptions, explicit calls) care about their list now.</summary>
     private readonly Dictionary<UserId, int> _polling = [];
 
+    /// <summary>Local owner → explicit StartPolling calls not yet stopped.</summary>
+    private readonly Dictionary<UserId, int> _explicitPolling = [];
+
     /// <summary>Remote user → how many polling owners may see them: watched while above zero.</summary>
     private readonly Dictionary<UserId, int> _watchRefs = [];
 
@@ -231,13 +234,25 @@ internal sealed partial class DefaultPresenceEngine
     public void StartPolling(UserId owner)
     {
         RequireLocal(owner, nameof(owner));
-        WithLock(now => StartPollingLocked(owner, now));
+        WithLock(now =>
+        {
+            if (Acquire(_explicitPolling, owner))
+            {
+                StartPollingLocked(owner, now); // explicit calls together hold one share, apart from subscriptions
+            }
+        });
     }
 
     public void StopPolling(UserId owner)
     {
         RequireLocal(owner, nameof(owner));
-        WithLock(_ => StopPollingLocked(owner));
+        WithLock(_ =>
+        {
+            if (Release(_explicitPolling, owner))
+            {
+                StopPollingLocked(owner); // an unbalanced extra call releases nothing a subscription holds
+            }
+        });
     }
 
     private void StartPollingLocked(UserId owner, long now)

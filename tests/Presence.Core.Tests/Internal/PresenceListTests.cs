@@ -369,4 +369,20 @@ public sealed class PresenceListTests
         Assert.That(error!.Message, Does.Contain("MaxPresenceListSize"));
         Assert.That(net[A].GetPresenceList(Alice), Has.Count.EqualTo(2));
     }
+
+    [Test]
+    public async Task UnbalancedStopPolling_DoesNotUnwatchWhileAClientIsConnected()
+    {
+        await using var net = await ThreeServersAsync();
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: true);
+        await using var feed = await net[A].SubscribeAsync(Alice);
+
+        net[A].StartPolling(Alice);
+        net[A].StopPolling(Alice);
+        net[A].StopPolling(Alice); // one too many
+
+        var unpolls = net.Servers[A].Sent.Messages.SelectMany(m => m.Message.Unpoll).Count();
+        Assert.That(unpolls, Is.Zero, "the open subscription still holds bob");
+    }
 }
