@@ -15,7 +15,7 @@ public sealed class PublicApiTests
     public void PublicSurface_MatchesTheTrackedFiles(Type anchor, string project)
     {
         var actual = Render(anchor.Assembly);
-        string folder = Path.Combine(RepositoryRoot(), "src", project);
+        string folder = Path.Combine(RepositoryPaths.Root(), "src", project);
         string shippedPath = Path.Combine(folder, "PublicAPI.Shipped.txt");
         string unshippedPath = Path.Combine(folder, "PublicAPI.Unshipped.txt");
         var shipped = File.Exists(shippedPath) ? ReadLines(shippedPath) : [];
@@ -51,18 +51,6 @@ public sealed class PublicApiTests
     private static List<string> ReadLines(string path)
         => File.ReadAllLines(path).Where(static l => l.Length > 0 && !l.StartsWith('#')).ToList();
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Presence.Core.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Presence.Core.sln not found above " + AppContext.BaseDirectory);
-    }
 
     private static List<string> Render(Assembly assembly)
     {

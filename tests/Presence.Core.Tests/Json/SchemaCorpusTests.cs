@@ -34,7 +34,7 @@ public sealed class SchemaCorpusTests
     [Test]
     public void Corpus_IsWrittenForEveryMessageKindAndFieldCombination()
     {
-        string root = Path.Combine(RepositoryRoot(), "artifacts", "json-corpus");
+        string root = Path.Combine(RepositoryPaths.Root(), "artifacts", "json-corpus");
         if (Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
@@ -102,18 +102,5 @@ public sealed class SchemaCorpusTests
             "ss-presence-invite", "ss-presence-accept", "ss-presence-deny",
         }));
         Assert.That(written, Is.GreaterThan(60));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Presence.Core.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Presence.Core.sln not found above " + AppContext.BaseDirectory);
     }
 }
