@@ -33,6 +33,9 @@ public sealed class PresenceOptions
     /// <summary>The default <see cref="MembershipCacheCapacity"/>.</summary>
     public const int DefaultMembershipCacheCapacity = 100_000;
 
+    /// <summary>The largest <see cref="ShardCount"/>.</summary>
+    public const int MaxShardCount = 1024;
+
     /// <summary>The default <see cref="ShutdownTimeout"/>: five seconds.</summary>
     public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(5);
 
@@ -89,6 +92,13 @@ public sealed class PresenceOptions
     /// <summary>Gets or sets how long disposal waits for pending store writes.</summary>
     /// <value>The default value is five seconds.</value>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
+
+    /// <summary>
+    /// Gets or sets how many shards local presence is spread over (by a stable hash of the user ID); each shard has its own
+    /// lock, so device signals for users of different shards run in parallel. Zero picks four per processor.
+    /// </summary>
+    /// <value>The default value is 0 (four per processor, at most <see cref="MaxShardCount"/>).</value>
+    public int ShardCount { get; set; }
 
     /// <summary>Gets the options of presence between servers (batching, retries, watchdogs).</summary>
     public PresenceFederationOptions Federation { get; private set; } = new();

@@ -57,6 +57,11 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.MembershipCacheCapacity ({options.MembershipCacheCapacity}) must be at least 1.");
         }
 
+        if (options.ShardCount is < 0 or > PresenceOptions.MaxShardCount)
+        {
+            Fail($"PresenceOptions.ShardCount ({options.ShardCount}) must be between 0 (four per processor) and {PresenceOptions.MaxShardCount}.");
+        }
+
         var f = options.Federation;
         if (f.BatchWindow < PresenceFederationOptions.MinBatchWindow || f.BatchWindow > PresenceFederationOptions.MaxBatchWindow)
         {

@@ -4,11 +4,13 @@ using Microsoft.Extensions.Logging;
 namespace Presence.Internal;
 
 /// <summary>
-/// The engine's shell around the deterministic <see cref="UserTable"/>: one lock, the clock, one timer for
-/// every deadline, local delivery, the membership cache and write-behind persistence. Decisions are made
-/// under the lock; calls into the host (membership view, store) happen outside it.
+/// The engine's shell around the deterministic cores: the local-presence shards (<see cref="Shard"/>, one lock each),
+/// the interest state (rooms, lists, subscriptions, peers; under <see cref="_lock"/>), the clock, one timer for every
+/// deadline and write-behind persistence. Lock order: <see cref="_lock"/> before a shard's gate, never the reverse; a
+/// device signal takes only its shard's gate. Calls into the host (membership view, store, transport) happen outside
+/// every lock.
 /// </summary>
-internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTableObserver
+internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwner
 {
     private const int Running = 1;
     private const int Disposed = 2;
@@ -21,9 +23,10 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly PresenceInstruments _metrics;
-    private readonly UserTable _table;
+    private readonly Shard[] _shards;
     private readonly ITimer _timer;
-    private readonly Channel<int> _dirty = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _timerLock = new();
+    private readonly Channel<UserId> _dirty = Channel.CreateUnbounded<UserId>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _saveDeadline;
 
@@ -57,9 +60,15 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         _logger = loggerFactory.CreateLogger("Presence.Core");
         _timeBase = new TimeBase(timeProvider);
         _maxTimerDelayTicks = _timeBase.ToTicks(MaxTimerDelay);
-        _table = new UserTable(options, this, _timeBase);
+        int shardCount = options.ShardCount > 0 ? options.ShardCount : DefaultShardCount();
+        _shards = new Shard[shardCount];
+        for (int i = 0; i < shardCount; i++)
+        {
+            _shards[i] = new Shard(i, options, _timeBase, this);
+        }
+
         _coMembers = [];
-        _metrics = new PresenceInstruments(meterFactory, () => _table.Heartbeats, () => _table.Count, () => _table.ConnectedDevices, () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
+        _metrics = new PresenceInstruments(meterFactory, () => SumOverShards(static t => t.Heartbeats), () => (int)SumOverShards(static t => t.Count), () => (int)SumOverShards(static t => t.ConnectedDevices), () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
         _watchdogs = new WatchdogManager(_timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog));
         _remoteStaleAfter = _timeBase.ToTicks(options.Federation.RemoteStaleAfter);
         if (transport is not null)
@@ -126,7 +135,17 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
             {
                 if (record.User.IsOn(_server))
                 {
-                    _table.Load(record, now, _options.EnableBusy);
+                    var shard = ShardOf(record.User);
+                    lock (shard.Gate)
+                    {
+                        shard.Table.Load(record, shard.Now(_time), _options.EnableBusy);
+                    }
+
+                    if (record.Visibility != PresenceVisibility.RoomMembers)
+                    {
+                        _visibility[record.User] = record.Visibility;
+                    }
+
                     loaded++;
                 }
                 else
@@ -169,7 +188,13 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
             }
 
             _state = Disposed;
-            _table.MarkUnsavedLastActive(Now()); // last-active that moved within the granularity is saved too
+            foreach (var shard in _shards)
+            {
+                lock (shard.Gate)
+                {
+                    shard.Table.MarkUnsavedLastActive(shard.Now(_time)); // last-active that moved within the granularity is saved too
+                }
+            }
             subscriptions = [.. _subscribers.Values.SelectMany(static list => list)];
             _subscribers.Clear();
             _subscriptionCount = 0;
@@ -230,10 +255,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         }
     }
 
-    /// <summary>After an input, under the lock: re-arm the timer if a deadline moved earlier, and take what must run after the lock.</summary>
+    /// <summary>After an input, under the lock: deliver what the shards published, re-arm the timer, and take what must run after the lock.</summary>
     private Followups AfterChangeLocked(long now)
     {
-        ArmTimerLocked(now);
+        DeliverPublishedLocked();
+        RequestWake(_watchdogs.NextDeadline, now);
         var sends = _deferredSends;
         _deferredSends = null;
         return new Followups(TakeMembershipMissesLocked(), sends);
@@ -245,14 +271,106 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     /// <summary>A message decided under the lock, handed to the scheduler after it.</summary>
     private readonly record struct DeferredSend(ServerName To, PresenceSnapshot[] Push, UserId[] Poll, UserId[] Unpoll, PresenceListRequest[]? Lists);
 
-    /// <summary>Arms the one timer for the earliest of every user and watchdog deadline. Lock held.</summary>
-    private void ArmTimerLocked(long now)
+    private static int DefaultShardCount() => Math.Clamp(Environment.ProcessorCount * 4, 1, PresenceOptions.MaxShardCount);
+
+    private long SumOverShards(Func<UserTable, long> read)
     {
-        long next = Math.Min(Math.Min(_table.NextDeadline, _watchdogs.NextDeadline), now + _maxTimerDelayTicks);
-        if (next < _armedDue)
+        long sum = 0;
+        foreach (var shard in _shards)
         {
-            _armedDue = next;
-            _timer.Change(_timeBase.ToTimeSpan(Math.Max(0, next - now)), Timeout.InfiniteTimeSpan);
+            lock (shard.Gate)
+            {
+                sum += read(shard.Table);
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>The shard that owns <paramref name="user"/>, by the user ID's stable hash.</summary>
+    private Shard ShardOf(UserId user) => _shards[StableHash.ShardOf(StableHash.Of(user), _shards.Length)];
+
+    private Shard ShardOf(UserId user, out int hash)
+    {
+        hash = StableHash.Of(user);
+        return _shards[StableHash.ShardOf(hash, _shards.Length)];
+    }
+
+    /// <summary>
+    /// Runs one input against a user's shard: the gate is held only for the table's decision; what it published is
+    /// delivered after, under the interest lock, and the timer re-armed if a deadline came earlier.
+    /// </summary>
+    private void OnShard<TState>(UserId user, TState state, Action<UserTable, UserId, TState, long> input)
+    {
+        var shard = ShardOf(user);
+        long next;
+        lock (shard.Gate)
+        {
+            ThrowIfNotRunning();
+            long now = shard.Now(_time);
+            input(shard.Table, user, state, now);
+            next = shard.Table.NextDeadline;
+        }
+
+        AfterShardInput(shard, next);
+    }
+
+    private void AfterShardInput(Shard shard, long next)
+    {
+        RequestWake(next, long.MinValue);
+        if (!shard.Published.IsEmpty)
+        {
+            WithLock(static _ => { });
+        }
+    }
+
+    /// <summary>Arms the one timer when <paramref name="due"/> is earlier than what it is armed for. Any thread, no lock needed.</summary>
+    private void RequestWake(long due, long now)
+    {
+        if (due >= Volatile.Read(ref _armedDue))
+        {
+            return;
+        }
+
+        lock (_timerLock)
+        {
+            if (_state == Disposed)
+            {
+                return;
+            }
+
+            if (now == long.MinValue)
+            {
+                now = _time.GetTimestamp();
+            }
+
+            due = Math.Min(due, now + _maxTimerDelayTicks);
+            if (due < _armedDue)
+            {
+                _armedDue = due;
+                _timer.Change(_timeBase.ToTimeSpan(Math.Max(0, due - now)), Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    /// <summary>Delivers, in publication order, everything the shards published since the last drain. Lock held.</summary>
+    private void DeliverPublishedLocked()
+    {
+        foreach (var shard in _shards)
+        {
+            while (shard.Published.TryDequeue(out var snapshot))
+            {
+                try
+                {
+                    _metrics.Publications.Add(1);
+                    DeliverLocked(snapshot);
+                }
+                catch (Exception ex)
+                {
+                    // A failing listener or subscriber must not stop the others or the timer.
+                    Log.DeliveryFailed(_logger, ex);
+                }
+            }
         }
     }
 
@@ -260,6 +378,33 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
     {
         try
         {
+            lock (_timerLock)
+            {
+                _armedDue = UserTable.NoDeadline;
+            }
+
+            long earliest = UserTable.NoDeadline;
+            foreach (var shard in _shards)
+            {
+                lock (shard.Gate)
+                {
+                    if (_state != Running)
+                    {
+                        return;
+                    }
+
+                    try
+                    {
+                        shard.Table.Expire(shard.Now(_time));
+                    }
+                    finally
+                    {
+                        earliest = Math.Min(earliest, shard.Table.NextDeadline); // re-armed even if something above failed
+                    }
+                }
+            }
+
+            RequestWake(earliest, long.MinValue);
             Followups misses;
             List<(ServerName, List<PresenceSnapshot>, List<UserId>)>? reminders;
             lock (_lock)
@@ -270,15 +415,13 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
                 }
 
                 long now = Now();
-                _armedDue = UserTable.NoDeadline;
                 try
                 {
-                    _table.Expire(now);
                     ExpireWatchdogsLocked(now);
                 }
                 finally
                 {
-                    misses = AfterChangeLocked(now); // re-armed even if something above failed
+                    misses = AfterChangeLocked(now);
                     reminders = _reminders;
                     _reminders = null;
                 }
@@ -293,23 +436,9 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IUserTabl
         }
     }
 
-    void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot)
-    {
-        try
-        {
-            _metrics.Publications.Add(1);
-            DeliverLocked(snapshot);
-        }
-        catch (Exception ex)
-        {
-            // A failing listener or subscriber must not leave the table half-updated or stop the timer.
-            Log.DeliveryFailed(_logger, ex);
-        }
-    }
+    void IShardOwner.OnDirty(UserId user) => _dirty.Writer.TryWrite(user);
 
-    void IUserTableObserver.OnDirty(int index) => _dirty.Writer.TryWrite(index);
-
-    void IUserTableObserver.OnDeviceDropped(DropReason reason)
+    void IShardOwner.OnDeviceDropped(DropReason reason)
     {
         string tag = reason switch
         {

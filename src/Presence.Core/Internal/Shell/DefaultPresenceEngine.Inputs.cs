@@ -14,35 +14,26 @@ internal sealed partial class DefaultPresenceEngine
             ValidateSettable(state, nameof(setPresence));
         }
 
-        Followups misses;
-        lock (_lock)
+        var shard = ShardOf(user, out int hash);
+        long next;
+        lock (shard.Gate)
         {
             ThrowIfNotRunning();
-            long now = Now();
-            if (!_table.Heartbeat(user, deviceId, setPresence, now))
+            if (!shard.Table.Heartbeat(user, hash, deviceId, setPresence, shard.Now(_time)))
             {
-                return; // only the sync time moved later: no deadline came earlier, nothing was queued
+                return; // only the sync time moved later: no deadline came earlier, nothing was published
             }
 
-            misses = AfterChangeLocked(now);
+            next = shard.Table.NextDeadline;
         }
 
-        ResolveMembershipMisses(misses);
+        AfterShardInput(shard, next);
     }
 
     public void ReportActivity(UserId user, string deviceId)
     {
         ValidateDevice(user, deviceId);
-        Followups misses;
-        lock (_lock)
-        {
-            ThrowIfNotRunning();
-            long now = Now();
-            _table.Activity(user, deviceId, now);
-            misses = AfterChangeLocked(now);
-        }
-
-        ResolveMembershipMisses(misses);
+        OnShard(user, deviceId, static (table, user, device, now) => table.Activity(user, device, now));
     }
 
     public void ReportIdle(UserId user, string deviceId, TimeSpan idleFor)
@@ -55,16 +46,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         long idleTicks = _timeBase.ToTicks(idleFor);
-        Followups misses;
-        lock (_lock)
-        {
-            ThrowIfNotRunning();
-            long now = Now();
-            _table.Idle(user, deviceId, idleTicks, now);
-            misses = AfterChangeLocked(now);
-        }
-
-        ResolveMembershipMisses(misses);
+        OnShard(user, (deviceId, idleTicks), static (table, user, input, now) => table.Idle(user, input.deviceId, input.idleTicks, now));
     }
 
     public void CancelIdle(UserId user, string deviceId) => ReportActivity(user, deviceId);
@@ -78,31 +60,13 @@ internal sealed partial class DefaultPresenceEngine
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "A device has exactly one kind: Standard, Mobile, Web or Limited.");
         }
 
-        Followups misses;
-        lock (_lock)
-        {
-            ThrowIfNotRunning();
-            long now = Now();
-            _table.SetKind(user, deviceId, kind, now);
-            misses = AfterChangeLocked(now);
-        }
-
-        ResolveMembershipMisses(misses);
+        OnShard(user, (deviceId, kind), static (table, user, input, now) => table.SetKind(user, input.deviceId, input.kind, now));
     }
 
     public void Disconnect(UserId user, string deviceId)
     {
         ValidateDevice(user, deviceId);
-        Followups misses;
-        lock (_lock)
-        {
-            ThrowIfNotRunning();
-            long now = Now();
-            _table.Disconnect(user, deviceId, now);
-            misses = AfterChangeLocked(now);
-        }
-
-        ResolveMembershipMisses(misses);
+        OnShard(user, deviceId, static (table, user, device, now) => table.Disconnect(user, device, now));
     }
 
     public PresenceSnapshot SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage)
@@ -118,18 +82,19 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         PresenceSnapshot result;
-        Followups misses;
-        lock (_lock)
+        var shard = ShardOf(user);
+        long next;
+        lock (shard.Gate)
         {
             ThrowIfNotRunning();
-            long now = Now();
-            _table.SetPresence(user, deviceId, state, string.IsNullOrEmpty(statusMessage) ? null : statusMessage, now);
-            _table.TryFind(user, out int index);
-            result = _table.Read(index, now);
-            misses = AfterChangeLocked(now);
+            long now = shard.Now(_time);
+            shard.Table.SetPresence(user, deviceId, state, string.IsNullOrEmpty(statusMessage) ? null : statusMessage, now);
+            shard.Table.TryFind(user, out int index);
+            result = shard.Table.Read(index, now);
+            next = shard.Table.NextDeadline;
         }
 
-        ResolveMembershipMisses(misses);
+        AfterShardInput(shard, next);
         return result;
     }
 

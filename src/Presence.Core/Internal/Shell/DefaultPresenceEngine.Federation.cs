@@ -103,18 +103,9 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "status_too_long");
                 }
-                else if (!_table.TryFind(pushed.User, out _) && heldForOrigin >= federation.MaxRemoteUsersPerPeer)
+                else if (!ApplyRemoteLocked(pushed, staleAfter, heldForOrigin < federation.MaxRemoteUsersPerPeer, ref heldForOrigin))
                 {
                     DropInbound(origin, "remote_user_cap");
-                }
-                else
-                {
-                    if (!_table.TryFind(pushed.User, out _))
-                    {
-                        heldForOrigin++;
-                    }
-
-                    _table.ApplyRemote(pushed, now, staleAfter);
                 }
             }
 
@@ -134,9 +125,8 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "no_interest");
                 }
-                else if (AddPeerSubscriberLocked(origin, user, now) && _table.TryFind(user, out int index))
+                else if (AddPeerSubscriberLocked(origin, user, now) && TryReadLocked(user, out var snapshot))
                 {
-                    var snapshot = _table.Read(index, now);
                     if (!snapshot.IsUnknown)
                     {
                         (answer ??= []).Add(snapshot);
@@ -190,7 +180,7 @@ internal sealed partial class DefaultPresenceEngine
     /// </summary>
     private bool PeerMaySeeLocked(ServerName peer, UserId user, bool assumeRoomWhenUnknown = false)
     {
-        var visibility = _table.VisibilityOf(user);
+        var visibility = VisibilityOfLocked(user);
         if (visibility == PresenceVisibility.Nobody)
         {
             return false;
@@ -358,7 +348,7 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        var visibility = _table.VisibilityOf(snapshot.User);
+        var visibility = VisibilityOfLocked(snapshot.User);
         if (visibility == PresenceVisibility.Nobody)
         {
             return;
@@ -418,9 +408,8 @@ internal sealed partial class DefaultPresenceEngine
             {
                 foreach (var user in users)
                 {
-                    if (_table.TryFind(user, out int index) && PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true))
+                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot))
                     {
-                        var snapshot = _table.Read(index, now);
                         if (!snapshot.IsUnknown)
                         {
                             push.Add(snapshot);

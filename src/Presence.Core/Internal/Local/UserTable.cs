@@ -81,7 +81,10 @@ internal sealed class UserTable
 
     public ref UserSlot this[int index] => ref _slots[index];
 
-    public bool TryFind(UserId user, out int index) => _index.TryFind(user, user.GetHashCode(), new SlotKeys(_slots), out index);
+    public bool TryFind(UserId user, out int index) => TryFind(user, StableHash.Of(user), out index);
+
+    /// <summary>Finds a user by its <see cref="StableHash"/> (computed once by the caller, who also picked the shard with it).</summary>
+    public bool TryFind(UserId user, int hash, out int index) => _index.TryFind(user, hash, new SlotKeys(_slots), out index);
 
     /// <summary>
     /// Restores a user from the store, before any input. A last-active time in the future is clamped to
@@ -104,9 +107,13 @@ internal sealed class UserTable
 
     /// <summary>Records a sync; returns <see langword="false"/> when nothing but the sync time moved (no deadline earlier, nothing published).</summary>
     public bool Heartbeat(UserId user, string deviceId, PresenceState? setPresence, long now)
+        => Heartbeat(user, StableHash.Of(user), deviceId, setPresence, now);
+
+    /// <summary>Records a sync for a user whose <see cref="StableHash"/> the caller already has.</summary>
+    public bool Heartbeat(UserId user, int hash, string deviceId, PresenceState? setPresence, long now)
     {
         Heartbeats++;
-        if (TryFind(user, out int index))
+        if (TryFind(user, hash, out int index))
         {
             ref UserSlot u = ref _slots[index];
             if (u.ScheduledDue > now)
@@ -387,7 +394,7 @@ internal sealed class UserTable
             Requested = PresenceState.Online,
             PublishedState = PresenceState.Unknown,
         };
-        _index.Add(user.GetHashCode(), index);
+        _index.Add(StableHash.Of(user), index);
         return index;
     }
 

@@ -33,7 +33,7 @@ internal sealed partial class DefaultPresenceEngine
             lock (_lock)
             {
                 // Decided without the membership view when visibility or an accepted list entry settles it.
-                var visibility = target.IsOn(_server) ? _table.VisibilityOf(target) : PresenceVisibility.RoomMembers;
+                var visibility = VisibilityOfLocked(target);
                 decided = visibility != PresenceVisibility.RoomMembers || IsAllowedLocked(viewer, target);
                 allowed = decided && MaySeeLocked(viewer, target, sharesRoom: false);
             }
@@ -55,7 +55,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             ThrowIfNotRunning();
             long now = Now();
-            snapshot = _table.TryFind(target, out int index) ? _table.Read(index, now) : PresenceSnapshot.Unknown(target);
+            snapshot = ReadLocked(target);
             misses = AfterChangeLocked(now);
         }
 
@@ -86,9 +86,9 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
             long now = Now();
             var initial = new List<PresenceSnapshot>();
-            if (_table.TryFind(viewer, out int own))
+            if (TryReadLocked(viewer, out var own))
             {
-                initial.Add(_table.Read(own, now));
+                initial.Add(own);
             }
 
             var candidates = new HashSet<UserId>(visible);
@@ -99,9 +99,8 @@ internal sealed partial class DefaultPresenceEngine
 
             foreach (var user in candidates)
             {
-                if (user != viewer && _table.TryFind(user, out int index) && MaySeeLocked(viewer, user, visible.Contains(user)))
+                if (user != viewer && MaySeeLocked(viewer, user, visible.Contains(user)) && TryReadLocked(user, out var snapshot))
                 {
-                    var snapshot = _table.Read(index, now);
                     if (!snapshot.IsUnknown)
                     {
                         initial.Add(snapshot);
@@ -176,14 +175,14 @@ internal sealed partial class DefaultPresenceEngine
                 }
 
                 // A newly visible pair: each side receives the other's current presence, if that user shows it.
-                if (mine is not null && _table.TryFind(other, out int otherIndex) && MaySeeLocked(user, other, sharesRoom: true))
+                if (mine is not null && MaySeeLocked(user, other, sharesRoom: true) && TryReadLocked(other, out var ofOther))
                 {
-                    EnqueueAll(mine, _table.Read(otherIndex, now));
+                    EnqueueAll(mine, ofOther);
                 }
 
-                if (_subscribers.TryGetValue(other, out var theirs) && _table.TryFind(user, out int userIndex) && MaySeeLocked(other, user, sharesRoom: true))
+                if (_subscribers.TryGetValue(other, out var theirs) && MaySeeLocked(other, user, sharesRoom: true) && TryReadLocked(user, out var ofUser))
                 {
-                    EnqueueAll(theirs, _table.Read(userIndex, now));
+                    EnqueueAll(theirs, ofUser);
                 }
             }
 
@@ -233,13 +232,12 @@ internal sealed partial class DefaultPresenceEngine
     /// </summary>
     private void SendToNewlySharingServerLocked(UserId local, UserId remote, long now)
     {
-        if (_outbound is null || !local.IsOn(_server) || remote.IsOn(_server) || _table.VisibilityOf(local) != PresenceVisibility.RoomMembers
-            || !_table.TryFind(local, out int index))
+        if (_outbound is null || !local.IsOn(_server) || remote.IsOn(_server) || VisibilityOfLocked(local) != PresenceVisibility.RoomMembers
+            || !TryReadLocked(local, out var snapshot))
         {
             return;
         }
 
-        var snapshot = _table.Read(index, now);
         bool longOffline = snapshot.State == PresenceState.Offline && snapshot.StatusMessage is null
             && (snapshot.GetLastActiveAgo(_timeBase.ToWall(now)) is not { } ago || ago > LongOfflineThreshold);
         if (!snapshot.IsUnknown && !longOffline)
@@ -308,7 +306,7 @@ internal sealed partial class DefaultPresenceEngine
     private void FanOutLocked(HashSet<UserId> coMembers, PresenceSnapshot snapshot)
     {
         var user = snapshot.User;
-        var visibility = user.IsOn(_server) ? _table.VisibilityOf(user) : PresenceVisibility.RoomMembers;
+        var visibility = VisibilityOfLocked(user);
         if (visibility == PresenceVisibility.Nobody)
         {
             return;
@@ -460,9 +458,8 @@ internal sealed partial class DefaultPresenceEngine
                 CacheCoMembersLocked(user, coMembers);
             }
 
-            if (_table.TryFind(user, out int index))
+            if (TryPublishedLocked(user, out var latest))
             {
-                var latest = _table.Published(index);
                 if (_subscriptionCount > 0)
                 {
                     FanOutLocked(coMembers, latest);

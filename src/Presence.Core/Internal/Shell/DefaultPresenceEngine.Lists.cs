@@ -38,8 +38,8 @@ internal sealed partial class DefaultPresenceEngine
 
         WithLock(now =>
         {
-            var before = _table.VisibilityOf(user);
-            _table.SetVisibility(user, visibility);
+            var before = VisibilityOfLocked(user);
+            SetVisibilityLocked(user, visibility);
             if (visibility > before)
             {
                 RetractLocked(user, now); // narrowed: whoever lost sight is told, not left with the last state
@@ -88,7 +88,7 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        var hidden = new PresenceSnapshot(user, PresenceState.Offline, null, null, false, DeviceKinds.None) { Sequence = _table.NextSequence() };
+        var hidden = new PresenceSnapshot(user, PresenceState.Offline, null, null, false, DeviceKinds.None) { Sequence = NextSequenceLocked(user) };
         foreach (var server in servers)
         {
             if (!PeerMaySeeLocked(server, user, assumeRoomWhenUnknown: false))
@@ -173,16 +173,16 @@ internal sealed partial class DefaultPresenceEngine
             if (!observer.IsOn(_server))
             {
                 var answer = new PresenceListRequest(allow ? PresenceListAction.Accept : PresenceListAction.Deny, observer, target);
-                PresenceSnapshot[] push = shows && _table.TryFind(target, out int index) ? [_table.Read(index, now)] : [];
+                PresenceSnapshot[] push = shows && TryReadLocked(target, out var current) ? [current] : [];
                 Defer(new DeferredSend(observer.Server, push, [], [], [answer]));
                 if (!allow)
                 {
                     PrunePeerSubscribersLocked(target); // a server whose only reason was this grant stops receiving
                 }
             }
-            else if (shows && _subscribers.TryGetValue(observer, out var feeds) && _table.TryFind(target, out int index))
+            else if (shows && _subscribers.TryGetValue(observer, out var feeds) && TryReadLocked(target, out var current))
             {
-                EnqueueAll(feeds, _table.Read(index, now));
+                EnqueueAll(feeds, current);
             }
         });
         await PersistRelationAsync(observer, target, CancellationToken.None).ConfigureAwait(false);
@@ -202,8 +202,8 @@ internal sealed partial class DefaultPresenceEngine
             foreach (var target in targets.Order())
             {
                 var state = _relations[(owner, target)];
-                var presence = state == PresenceListState.Allowed && _table.TryFind(target, out int index) && MaySeeLocked(owner, target, sharesRoom: false)
-                    ? _table.Read(index, now)
+                var presence = state == PresenceListState.Allowed && MaySeeLocked(owner, target, sharesRoom: false) && TryReadLocked(target, out var current)
+                    ? current
                     : PresenceSnapshot.Unknown(target);
                 items.Add(new PresenceListItem(new PresenceListEntry(owner, target, state), presence));
             }
@@ -413,7 +413,7 @@ internal sealed partial class DefaultPresenceEngine
             return true;
         }
 
-        var visibility = target.IsOn(_server) ? _table.VisibilityOf(target) : PresenceVisibility.RoomMembers;
+        var visibility = VisibilityOfLocked(target);
         return visibility switch
         {
             PresenceVisibility.Nobody => false,

@@ -15,14 +15,14 @@ internal sealed partial class DefaultPresenceEngine
         while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             batch.Clear();
-            lock (_lock)
+            while (batch.Count < MaxRecordsPerSave && reader.TryRead(out var user))
             {
-                long now = Now();
-                while (batch.Count < MaxRecordsPerSave && reader.TryRead(out int index))
+                var shard = ShardOf(user);
+                lock (shard.Gate)
                 {
-                    if (_table[index].Dirty)
+                    if (shard.Table.TryFind(user, out int index) && shard.Table[index].Dirty)
                     {
-                        batch.Add(_table.TakeRecord(index, now));
+                        batch.Add(shard.Table.TakeRecord(index, shard.Now(_time)));
                     }
                 }
             }
@@ -47,13 +47,14 @@ internal sealed partial class DefaultPresenceEngine
                 }
 
                 Log.StoreSaveFailed(_logger, batch.Count, retryDelay, ex);
-                lock (_lock)
+                foreach (var record in batch)
                 {
-                    foreach (var record in batch)
+                    var shard = ShardOf(record.User);
+                    lock (shard.Gate)
                     {
-                        if (_table.TryFind(record.User, out int index))
+                        if (shard.Table.TryFind(record.User, out int index))
                         {
-                            _table.MarkDirty(index);
+                            shard.Table.MarkDirty(index);
                         }
                     }
                 }

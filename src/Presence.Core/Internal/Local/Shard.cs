@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+
+namespace Presence.Internal;
+
+/// <summary>
+/// One shard of the local-presence core: its users' <see cref="UserTable"/> behind one lock. Inputs for different shards
+/// run in parallel. The shard never calls out while its lock is held: what the table publishes is queued here and drained
+/// by the engine under its interest lock, in publication order (lock order: interest, then shard — never the reverse).
+/// </summary>
+internal sealed class Shard : IUserTableObserver
+{
+    private readonly IShardOwner _owner;
+    private long _lastNow = long.MinValue;
+
+    public Shard(int id, PresenceOptions options, TimeBase time, IShardOwner owner)
+    {
+        Id = id;
+        _owner = owner;
+        Table = new UserTable(options, this, time);
+    }
+
+    public int Id { get; }
+
+    /// <summary>Guards <see cref="Table"/> and the shard's clock.</summary>
+    public Lock Gate { get; } = new();
+
+    public UserTable Table { get; }
+
+    /// <summary>Snapshots the table published, waiting for the engine to deliver them (written under <see cref="Gate"/>).</summary>
+    public ConcurrentQueue<PresenceSnapshot> Published { get; } = new();
+
+    /// <summary>The shard's time, never earlier than a time it already used (monotonic even if the clock steps back). Gate held.</summary>
+    public long Now(TimeProvider time)
+    {
+        long now = time.GetTimestamp();
+        if (now < _lastNow)
+        {
+            return _lastNow;
+        }
+
+        _lastNow = now;
+        return now;
+    }
+
+    void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot) => Published.Enqueue(snapshot);
+
+    void IUserTableObserver.OnDirty(int index) => _owner.OnDirty(Table[index].User);
+
+    void IUserTableObserver.OnDeviceDropped(DropReason reason) => _owner.OnDeviceDropped(reason);
+}
+
+/// <summary>What a shard tells the engine; must be safe to call under the shard's lock (no locks, no host code).</summary>
+internal interface IShardOwner
+{
+    void OnDirty(UserId user);
+
+    void OnDeviceDropped(DropReason reason);
+}
