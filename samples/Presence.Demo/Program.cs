@@ -45,13 +45,9 @@ var members = new[] { alice, bob, carol };
 foreach (var member in members)
 {
     rooms.Join("!team:example.org", member);
-}
-
-foreach (var server in servers.Values)
-{
-    foreach (var member in members)
+    foreach (var server in servers.Values)
     {
-        await server.Engine.MembershipChangedAsync(member);
+        await server.Engine.UserJoinedRoomAsync(member, "!team:example.org"); // the host tells the engine about each join
     }
 }
 

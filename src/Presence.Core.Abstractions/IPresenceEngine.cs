@@ -96,13 +96,26 @@ public interface IPresenceEngine : IAsyncDisposable
     ValueTask<IPresenceSubscription> SubscribeAsync(UserId viewer, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Tells the engine that <paramref name="user"/> joined or left a room. The engine forgets what it cached for
-    /// the user and their co-members, and each newly visible pair of users receives the other's current presence.
+    /// Tells the engine that <paramref name="user"/> (local or remote) joined a room. The engine updates what it cached of the
+    /// room and the user, and each pair of users who newly share a room receives the other's current presence (local feeds,
+    /// and the local user's presence to a server that newly shares a room with them). Rooms in
+    /// <c>PresenceOptions.ExcludedRooms</c> are ignored.
     /// </summary>
-    /// <param name="user">The user whose rooms changed.</param>
-    /// <param name="cancellationToken">Cancels the update.</param>
+    /// <param name="user">The user who joined.</param>
+    /// <param name="roomId">The room.</param>
+    /// <param name="cancellationToken">Cancels waiting for the membership view; the change itself is applied at once.</param>
     /// <returns>A task that completes when caches and deliveries are updated.</returns>
-    ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default);
+    ValueTask UserJoinedRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Tells the engine that <paramref name="user"/> left a room (or was kicked or banned). Servers that no longer share a
+    /// room with a local user, and have no other reason to, stop receiving that user's presence.
+    /// </summary>
+    /// <param name="user">The user who left.</param>
+    /// <param name="roomId">The room.</param>
+    /// <param name="cancellationToken">Cancels the update.</param>
+    /// <returns>A task that completes when caches are updated.</returns>
+    ValueTask UserLeftRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default);
 
     /// <summary>Sets who may see a local user's presence; enforced for reads, local delivery and everything sent to other servers. Persisted.</summary>
     /// <param name="user">The local user.</param>

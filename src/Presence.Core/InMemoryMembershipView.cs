@@ -1,10 +1,10 @@
 namespace Presence;
 
 /// <summary>
-/// A membership view kept in memory: rooms and their members, as the host tells it. For samples, tests and
-/// small hosts. After <see cref="Join"/> or <see cref="Leave"/>, tell the engine through
-/// <see cref="IPresenceEngine.MembershipChangedAsync(UserId, CancellationToken)"/>. Rooms named in
-/// <see cref="ExcludeRoom"/> do not count (large public rooms, for example). Thread-safe.
+/// A membership view kept in memory: rooms and their members, as the host tells it. For samples, tests and small hosts.
+/// After <see cref="Join"/> or <see cref="Leave"/>, tell the engine through
+/// <see cref="IPresenceEngine.UserJoinedRoomAsync"/> / <see cref="IPresenceEngine.UserLeftRoomAsync"/>. Rooms named in
+/// <see cref="ExcludeRoom"/> are left out of its answers (large public rooms, for example). Thread-safe.
 /// </summary>
 public sealed class InMemoryMembershipView : IMembershipView
 {
@@ -48,16 +48,22 @@ public sealed class InMemoryMembershipView : IMembershipView
         RequireUser(user);
         lock (_lock)
         {
-            if (_rooms.TryGetValue(user, out var rooms))
+            if (_rooms.TryGetValue(user, out var rooms) && rooms.Remove(roomId) && rooms.Count == 0)
             {
-                rooms.Remove(roomId);
+                _rooms.Remove(user);
             }
 
-            return _members.TryGetValue(roomId, out var members) && members.Remove(user);
+            bool removed = _members.TryGetValue(roomId, out var members) && members.Remove(user);
+            if (members is { Count: 0 })
+            {
+                _members.Remove(roomId);
+            }
+
+            return removed;
         }
     }
 
-    /// <summary>Leaves a room out of presence: sharing it no longer makes users visible to each other.</summary>
+    /// <summary>Leaves a room out of this view's answers: sharing it no longer makes users visible to each other.</summary>
     /// <param name="roomId">The room.</param>
     public void ExcludeRoom(string roomId)
     {
@@ -69,25 +75,24 @@ public sealed class InMemoryMembershipView : IMembershipView
     }
 
     /// <inheritdoc/>
-    public ValueTask<IReadOnlySet<UserId>> GetUsersSharingRoomAsync(UserId user, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyCollection<string>> GetRoomsOfUserAsync(UserId user, CancellationToken cancellationToken)
     {
-        var result = new HashSet<UserId>();
         lock (_lock)
         {
-            if (_rooms.TryGetValue(user, out var rooms))
-            {
-                foreach (var room in rooms)
-                {
-                    if (!_excluded.Contains(room))
-                    {
-                        result.UnionWith(_members[room]);
-                    }
-                }
-            }
+            string[] rooms = _rooms.TryGetValue(user, out var set) ? [.. set.Where(room => !_excluded.Contains(room))] : [];
+            return ValueTask.FromResult<IReadOnlyCollection<string>>(rooms);
         }
+    }
 
-        result.Remove(user);
-        return ValueTask.FromResult<IReadOnlySet<UserId>>(result);
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyCollection<UserId>> GetMembersOfRoomAsync(string roomId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(roomId);
+        lock (_lock)
+        {
+            UserId[] members = !_excluded.Contains(roomId) && _members.TryGetValue(roomId, out var set) ? [.. set] : [];
+            return ValueTask.FromResult<IReadOnlyCollection<UserId>>(members);
+        }
     }
 
     private static void RequireUser(UserId user)

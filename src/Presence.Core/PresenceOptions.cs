@@ -31,7 +31,7 @@ public sealed class PresenceOptions
     public const int DefaultMaxPresenceListSize = 1000;
 
     /// <summary>The default <see cref="MembershipCacheCapacity"/>.</summary>
-    public const int DefaultMembershipCacheCapacity = 100_000;
+    public const int DefaultMembershipCacheCapacity = 4_000_000;
 
     /// <summary>The largest <see cref="ShardCount"/>.</summary>
     public const int MaxShardCount = 1024;
@@ -85,13 +85,23 @@ public sealed class PresenceOptions
     /// <value>The default value is 1000.</value>
     public int MaxPresenceListSize { get; set; } = DefaultMaxPresenceListSize;
 
-    /// <summary>Gets or sets how many users' room co-members the engine caches from the membership view.</summary>
-    /// <value>The default value is 100,000.</value>
+    /// <summary>
+    /// Gets or sets how many memberships the engine caches from the membership view, counting each room member and each
+    /// room in a user's list once; beyond it the oldest cached rooms and users are evicted (and asked again when needed).
+    /// </summary>
+    /// <value>The default value is 4,000,000 (roughly 100 MB at the measured bytes per membership).</value>
     public int MembershipCacheCapacity { get; set; } = DefaultMembershipCacheCapacity;
 
     /// <summary>Gets or sets how long disposal waits for pending store writes.</summary>
     /// <value>The default value is five seconds.</value>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
+
+    /// <summary>
+    /// Gets the rooms that share no presence (large public rooms, where presence fan-out explodes): the engine neither caches
+    /// nor asks about them, and sharing one makes no users visible to each other.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public ISet<string> ExcludedRooms { get; private set; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>
     /// Gets or sets how many shards local presence is spread over (by a stable hash of the user ID); each shard has its own
@@ -107,6 +117,7 @@ public sealed class PresenceOptions
     {
         var copy = (PresenceOptions)MemberwiseClone();
         copy.Federation = Federation.Clone();
+        copy.ExcludedRooms = new HashSet<string>(ExcludedRooms, StringComparer.Ordinal);
         return copy;
     }
 }

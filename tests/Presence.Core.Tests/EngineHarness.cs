@@ -74,11 +74,7 @@ internal sealed class EngineHarness : IAsyncDisposable
         foreach (var user in users)
         {
             Rooms.Join(roomId, user);
-        }
-
-        foreach (var user in users)
-        {
-            await Engine.MembershipChangedAsync(user);
+            await Engine.UserJoinedRoomAsync(user, roomId);
         }
     }
 

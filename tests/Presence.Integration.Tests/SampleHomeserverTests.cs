@@ -30,12 +30,13 @@ public sealed class SampleHomeserverTests
         _b = await SampleHomeserver.StartAsync(new SampleHomeserverOptions { ServerName = B, Users = ["bob"], Rooms = rooms, Time = _clock });
         _a.AddPeer(B, _b.BaseAddress);
         _b.AddPeer(A, _a.BaseAddress);
-        rooms.Join("!r:a.localhost", Alice);
-        rooms.Join("!r:a.localhost", Bob);
-        foreach (var server in new[] { _a, _b })
+        foreach (var user in new[] { Alice, Bob })
         {
-            await server.Engine.MembershipChangedAsync(Alice);
-            await server.Engine.MembershipChangedAsync(Bob);
+            rooms.Join("!r:a.localhost", user);
+            foreach (var server in new[] { _a, _b })
+            {
+                await server.Engine.UserJoinedRoomAsync(user, "!r:a.localhost");
+            }
         }
 
         _http = new HttpClient();

@@ -50,13 +50,9 @@ internal sealed class FederationHarness : IAsyncDisposable
         foreach (var user in users)
         {
             Rooms.Join("!room:a.example", user);
-        }
-
-        foreach (var (engine, _, _) in Servers.Values)
-        {
-            foreach (var user in users)
+            foreach (var (engine, _, _) in Servers.Values)
             {
-                await engine.MembershipChangedAsync(user);
+                await engine.UserJoinedRoomAsync(user, "!room:a.example");
             }
         }
     }

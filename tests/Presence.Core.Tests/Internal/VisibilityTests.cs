@@ -69,7 +69,7 @@ public sealed class VisibilityTests
         Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
 
         h.Rooms.Leave("!r:example.org", Bob);
-        await h.Engine.MembershipChangedAsync(Bob);
+        await h.Engine.UserLeftRoomAsync(Bob, "!r:example.org");
 
         Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.False);
     }
@@ -77,31 +77,51 @@ public sealed class VisibilityTests
     [Test]
     public async Task ExcludedRoom_DoesNotMakeUsersVisible()
     {
-        await using var h = await StartAsync();
-        h.Rooms.ExcludeRoom("!huge:example.org");
+        await using var h = await StartAsync(o => o.ExcludedRooms.Add("!huge:example.org"));
         await h.ShareRoomAsync("!huge:example.org", Alice, Bob);
 
         Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.False);
     }
 
     [Test]
-    public async Task MembershipView_IsCachedUntilTheEngineIsTold()
+    public async Task RoomLeftOutOfTheViewsAnswers_DoesNotMakeUsersVisible()
     {
-        var view = Substitute.For<IMembershipView>();
-        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
-            .Returns(new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId> { Alice, Bob }));
+        await using var h = await StartAsync();
+        h.Rooms.ExcludeRoom("!huge:example.org");
+        h.Rooms.Join("!huge:example.org", Alice); // the host leaves the room out of its answers and tells the engine nothing
+        h.Rooms.Join("!huge:example.org", Bob);
+
+        Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.False);
+    }
+
+    [Test]
+    public async Task MembershipView_IsCachedAndKeptCurrentByJoinsWithoutAskingAgain()
+    {
+        var view = RoomView(("!r:example.org", [Alice, Bob]));
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
         await engine.StartAsync();
 
         for (int i = 0; i < 5; i++)
         {
-            await engine.GetPresenceAsync(Bob, Alice);
+            Assert.That((await engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
         }
 
-        await engine.MembershipChangedAsync(Alice);
-        await engine.GetPresenceAsync(Bob, Alice);
+        await engine.UserJoinedRoomAsync(Eve, "!r:example.org"); // the cached room gains Eve in place
+        Assert.That((await engine.GetPresenceAsync(Eve, Alice)).IsAllowed, Is.True);
 
-        await view.Received(2).GetUsersSharingRoomAsync(Alice, Arg.Any<CancellationToken>());
+        await view.Received(1).GetRoomsOfUserAsync(Alice, Arg.Any<CancellationToken>());
+        await view.Received(1).GetMembersOfRoomAsync("!r:example.org", Arg.Any<CancellationToken>());
+    }
+
+    /// <summary>A substitute view over fixed rooms: each user's rooms and each room's members.</summary>
+    private static IMembershipView RoomView(params (string Room, UserId[] Members)[] rooms)
+    {
+        var view = Substitute.For<IMembershipView>();
+        view.GetRoomsOfUserAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(call =>
+            new ValueTask<IReadOnlyCollection<string>>(rooms.Where(r => r.Members.Contains(call.Arg<UserId>())).Select(r => r.Room).ToArray()));
+        view.GetMembersOfRoomAsync(Arg.Any<string>(), Arg.Any<CancellationToken>()).Returns(call =>
+            new ValueTask<IReadOnlyCollection<UserId>>(rooms.Where(r => r.Room == call.Arg<string>()).SelectMany(r => r.Members).ToArray()));
+        return view;
     }
 
     [Test]
@@ -112,7 +132,7 @@ public sealed class VisibilityTests
         Assert.That((await h.Engine.GetPresenceAsync(Alice, Bob)).IsAllowed, Is.True);
 
         h.Rooms.Leave("!r:example.org", Alice);
-        await h.Engine.MembershipChangedAsync(Alice);
+        await h.Engine.UserLeftRoomAsync(Alice, "!r:example.org");
 
         Assert.That((await h.Engine.GetPresenceAsync(Alice, Bob)).IsAllowed, Is.False);
         Assert.That((await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.False);
@@ -127,33 +147,32 @@ public sealed class VisibilityTests
         aliceFeed.TryRead(out _);
 
         h.Rooms.Leave("!r:example.org", Alice);
-        await h.Engine.MembershipChangedAsync(Alice);
+        await h.Engine.UserLeftRoomAsync(Alice, "!r:example.org");
         h.Engine.SetPresence(Bob, "D1", PresenceState.Online, "private now");
 
         Assert.That(aliceFeed.TryRead(out _), Is.False);
     }
 
     [Test]
-    public async Task HostMutatingAReturnedSet_DoesNotChangeWhatTheEngineCached()
+    public async Task HostMutatingAReturnedCollection_DoesNotChangeWhatTheEngineCached()
     {
-        var set = new HashSet<UserId> { Alice, Bob };
+        var members = new List<UserId> { Alice, Bob };
         var view = Substitute.For<IMembershipView>();
-        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlySet<UserId>>(set));
+        view.GetRoomsOfUserAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlyCollection<string>>(["!r:example.org"]));
+        view.GetMembersOfRoomAsync(Arg.Any<string>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlyCollection<UserId>>(members));
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
         await engine.StartAsync();
         Assert.That((await engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
 
-        set.Add(Eve);
+        members.Add(Eve);
 
-        Assert.That((await engine.GetPresenceAsync(Eve, Alice)).IsAllowed, Is.False, "until the host says membership changed");
+        Assert.That((await engine.GetPresenceAsync(Eve, Alice)).IsAllowed, Is.False, "until the host says Eve joined");
     }
 
     [Test]
     public async Task MembershipCache_WhenFull_EvictsTheOldestEntry()
     {
-        var view = Substitute.For<IMembershipView>();
-        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
-            .Returns(new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()));
+        var view = RoomView();
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
         await engine.StartAsync();
         var (a, b, c) = (User("a"), User("b"), User("c"));
@@ -164,16 +183,19 @@ public sealed class VisibilityTests
             await engine.GetPresenceAsync(viewer, target);
         }
 
-        await view.Received(1).GetUsersSharingRoomAsync(b, Arg.Any<CancellationToken>());
-        await view.Received(1).GetUsersSharingRoomAsync(c, Arg.Any<CancellationToken>());
+        await view.Received(1).GetRoomsOfUserAsync(b, Arg.Any<CancellationToken>());
+        await view.Received(1).GetRoomsOfUserAsync(c, Arg.Any<CancellationToken>());
+        await view.Received(1).GetRoomsOfUserAsync(a, Arg.Any<CancellationToken>());
+        await engine.GetPresenceAsync(viewer, a); // evicted as the oldest: asked again
+        await view.Received(2).GetRoomsOfUserAsync(a, Arg.Any<CancellationToken>());
     }
 
     [Test]
     public async Task FailingMembershipView_NeitherBreaksInputsNorStopsTimeouts()
     {
         var view = Substitute.For<IMembershipView>();
-        view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
-            .Returns(_ => new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()), _ => throw new InvalidOperationException("view down"));
+        view.GetRoomsOfUserAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
+            .Returns(_ => new ValueTask<IReadOnlyCollection<string>>([]), _ => throw new InvalidOperationException("view down"));
         var clock = new Presence.Testing.ManualTimeProvider();
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: clock);
         await engine.StartAsync();

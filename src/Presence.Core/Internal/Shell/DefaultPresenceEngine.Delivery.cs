@@ -1,46 +1,47 @@
-using System.Diagnostics;
-
 namespace Presence.Internal;
 
-/// <summary>Who sees whom: the membership cache, reads, local subscriptions and their fan-out.</summary>
+/// <summary>Who sees whom: the room cache, reads, local subscriptions and their fan-out.</summary>
 internal sealed partial class DefaultPresenceEngine
 {
-    private readonly Dictionary<UserId, HashSet<UserId>> _coMembers;
-    private readonly Queue<UserId> _coMembersOrder = new();
+    /// <summary>How many times a lookup is retried when a membership change raced it.</summary>
+    private const int MaxLookupPasses = 3;
+
+    private readonly RoomCache _rooms;
     private readonly Dictionary<UserId, List<Subscription>> _subscribers = [];
     private readonly HashSet<UserId> _lookupsInFlight = [];
+    private readonly HashSet<UserId> _viewerScratch = [];
 
     /// <summary>Offline for longer than this without a status message: not worth telling a server that newly shares a room.</summary>
     private static readonly TimeSpan LongOfflineThreshold = TimeSpan.FromDays(1);
     private List<UserId>? _membershipMisses;
     private int _subscriptionCount;
-
-    /// <summary>Bumped by every membership change, so a lookup that raced one is not cached.</summary>
-    private long _membershipGeneration;
+    private int _backgroundLookups;
 
     public async ValueTask<PresenceReadResult> GetPresenceAsync(UserId viewer, UserId target, CancellationToken cancellationToken = default)
     {
         RequireUser(viewer, nameof(viewer));
         RequireUser(target, nameof(target));
-        lock (_lock)
-        {
-            ThrowIfNotRunning();
-        }
-
         if (viewer != target)
         {
-            bool decided, allowed;
+            bool decided;
             lock (_lock)
             {
-                // Decided without the membership view when visibility or an accepted list entry settles it.
-                var visibility = VisibilityOfLocked(target);
-                decided = visibility != PresenceVisibility.RoomMembers || IsAllowedLocked(viewer, target);
-                allowed = decided && MaySeeLocked(viewer, target, sharesRoom: false);
+                ThrowIfNotRunning();
+
+                // Decided without the membership view when visibility or an accepted list entry settles it, or the cache knows.
+                decided = !VisibilityRule.NeedsRooms(VisibilityOfLocked(target)) || IsAllowedLocked(viewer, target) || _rooms.SharesRoom(viewer, target) is not null;
             }
 
             if (!decided)
             {
-                allowed = await SharesRoomAsync(viewer, target, cancellationToken).ConfigureAwait(false);
+                await EnsureRoomsAsync([target], cancellationToken).ConfigureAwait(false);
+            }
+
+            bool allowed;
+            lock (_lock)
+            {
+                ThrowIfNotRunning();
+                allowed = MaySeeLocked(viewer, target);
             }
 
             if (!allowed)
@@ -50,16 +51,16 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         PresenceSnapshot snapshot;
-        Followups misses;
+        Followups followups;
         lock (_lock)
         {
             ThrowIfNotRunning();
             long now = Now();
             snapshot = ReadLocked(target);
-            misses = AfterChangeLocked(now);
+            followups = AfterChangeLocked(now);
         }
 
-        ResolveMembershipMisses(misses);
+        RunFollowups(followups);
         return PresenceReadResult.Allowed(snapshot);
     }
 
@@ -77,10 +78,9 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
         }
 
-        // The set answers both directions: who the viewer sees is who shares a room with the viewer.
-        var visible = await GetCoMembersAsync(viewer, cancellationToken).ConfigureAwait(false);
+        await EnsureRoomsAsync([viewer], cancellationToken).ConfigureAwait(false);
         var subscription = new Subscription(this, viewer, _options.ClientBatchWindow, _time, _metrics.ClientBatches);
-        Followups misses;
+        Followups followups;
         lock (_lock)
         {
             ThrowIfNotRunning();
@@ -91,7 +91,10 @@ internal sealed partial class DefaultPresenceEngine
                 initial.Add(own);
             }
 
-            var candidates = new HashSet<UserId>(visible);
+            // Sharing a room is symmetric: who the viewer may see is among who shares a room with the viewer.
+            var coMembers = new HashSet<UserId>();
+            _rooms.TryCollectCoMembers(viewer, coMembers);
+            var candidates = new HashSet<UserId>(coMembers);
             if (_listOf.TryGetValue(viewer, out var listed))
             {
                 candidates.UnionWith(listed);
@@ -99,12 +102,9 @@ internal sealed partial class DefaultPresenceEngine
 
             foreach (var user in candidates)
             {
-                if (user != viewer && MaySeeLocked(viewer, user, visible.Contains(user)) && TryReadLocked(user, out var snapshot))
+                if (user != viewer && MaySeeLocked(viewer, user, coMembers.Contains(user)) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown)
                 {
-                    if (!snapshot.IsUnknown)
-                    {
-                        initial.Add(snapshot);
-                    }
+                    initial.Add(snapshot);
                 }
             }
 
@@ -119,110 +119,121 @@ internal sealed partial class DefaultPresenceEngine
             _subscriptionCount++;
             StartPollingLocked(viewer, now); // a connected client that cares: its allowed remote list entries are watched
             subscription.DeliverInitial(initial);
-            misses = AfterChangeLocked(now);
+            followups = AfterChangeLocked(now);
         }
 
-        ResolveMembershipMisses(misses);
+        RunFollowups(followups);
         return subscription;
     }
 
-    public async ValueTask MembershipChangedAsync(UserId user, CancellationToken cancellationToken = default)
+    public async ValueTask UserJoinedRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default)
     {
         RequireUser(user, nameof(user));
-        HashSet<UserId>? previous;
+        RequireRoom(roomId);
         lock (_lock)
         {
             ThrowIfNotRunning();
-            _membershipGeneration++;
-            _coMembers.Remove(user, out previous);
-            InvalidateCoMembersOfLocked(user, previous);
+            if (!_rooms.Joined(user, roomId))
+            {
+                return; // an excluded room shares nothing
+            }
         }
 
-        var current = Copy(await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false));
-        Followups misses;
+        // What the user shared before: the members of their other rooms. The view already counts the new room (the host
+        // joined it before telling us), so both are asked for what the cache lacks and the new room is left out.
+        await EnsureRoomsAsync([user], cancellationToken).ConfigureAwait(false);
+        await EnsureMembersAsync([roomId], cancellationToken).ConfigureAwait(false);
+        Followups followups;
         lock (_lock)
         {
             ThrowIfNotRunning();
-            _membershipGeneration++;
-            InvalidateCoMembersOfLocked(user, previous);
-            CacheCoMembersLocked(user, current);
             long now = Now();
+            _rooms.Joined(user, roomId); // idempotent: keeps a cache filled just now in step with the change
+            if (_rooms.TryGetMembers(roomId, out var members))
+            {
+                var before = new HashSet<UserId>();
+                if (_rooms.TryGetRooms(user, out var rooms))
+                {
+                    foreach (var other in rooms)
+                    {
+                        if (!string.Equals(other, roomId, StringComparison.Ordinal) && _rooms.TryGetMembers(other, out var otherMembers))
+                        {
+                            before.UnionWith(otherMembers);
+                        }
+                    }
+                }
+
+                _subscribers.TryGetValue(user, out var mine);
+                foreach (var other in members)
+                {
+                    if (other != user && !before.Contains(other))
+                    {
+                        NewlySharingLocked(user, other, mine, now);
+                    }
+                }
+            }
+
+            followups = AfterChangeLocked(now);
+        }
+
+        RunFollowups(followups);
+    }
+
+    public ValueTask UserLeftRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default)
+    {
+        RequireUser(user, nameof(user));
+        RequireRoom(roomId);
+        Followups followups;
+        lock (_lock)
+        {
+            ThrowIfNotRunning();
+            if (!_rooms.Left(user, roomId))
+            {
+                return ValueTask.CompletedTask;
+            }
+
             if (user.IsOn(_server))
             {
                 PrunePeerSubscribersLocked(user); // a server that no longer shares a room (or list) stops receiving
             }
-
-            _subscribers.TryGetValue(user, out var mine);
-            foreach (var other in current)
+            else if (_rooms.TryGetMembers(roomId, out var members))
             {
-                if (other == user)
+                foreach (var member in members)
                 {
-                    continue;
-                }
-
-                _coMembers.Remove(other); // their sets now include the user
-                if (previous is not null && previous.Contains(other))
-                {
-                    continue;
-                }
-
-                // A server newly sharing a room with a local user receives that user's current presence.
-                SendToNewlySharingServerLocked(user, other, now);
-                SendToNewlySharingServerLocked(other, user, now);
-                if (_subscriptionCount == 0)
-                {
-                    continue;
-                }
-
-                // A newly visible pair: each side receives the other's current presence, if that user shows it.
-                if (mine is not null && MaySeeLocked(user, other, sharesRoom: true) && TryReadLocked(other, out var ofOther))
-                {
-                    EnqueueAll(mine, ofOther);
-                }
-
-                if (_subscribers.TryGetValue(other, out var theirs) && MaySeeLocked(other, user, sharesRoom: true) && TryReadLocked(user, out var ofUser))
-                {
-                    EnqueueAll(theirs, ofUser);
+                    if (member.IsOn(_server))
+                    {
+                        PrunePeerSubscribersLocked(member); // the leaver's server may have lost its last reason to receive
+                    }
                 }
             }
 
-            misses = AfterChangeLocked(now);
+            followups = AfterChangeLocked(Now());
         }
 
-        ResolveMembershipMisses(misses);
+        RunFollowups(followups);
+        return ValueTask.CompletedTask;
     }
 
-    /// <summary>
-    /// Forgets every cached set that may hold <paramref name="user"/>: those of its previous co-members when known,
-    /// otherwise every set that contains it (a scan, only when the user's own set was not cached).
-    /// </summary>
-    private void InvalidateCoMembersOfLocked(UserId user, HashSet<UserId>? previous)
+    /// <summary>Two users newly share a room: each side's feeds and each local user's presence to the other's server. Lock held.</summary>
+    private void NewlySharingLocked(UserId user, UserId other, List<Subscription>? userFeeds, long now)
     {
-        if (previous is not null)
+        // A server newly sharing a room with a local user receives that user's current presence.
+        SendToNewlySharingServerLocked(user, other, now);
+        SendToNewlySharingServerLocked(other, user, now);
+        if (_subscriptionCount == 0)
         {
-            foreach (var other in previous)
-            {
-                _coMembers.Remove(other);
-            }
-
             return;
         }
 
-        List<UserId>? stale = null;
-        foreach (var (owner, set) in _coMembers)
+        // A newly visible pair: each side receives the other's current presence, if that user shows it.
+        if (userFeeds is not null && MaySeeLocked(user, other, sharesRoom: true) && TryReadLocked(other, out var ofOther))
         {
-            if (set.Contains(user))
-            {
-                (stale ??= []).Add(owner);
-            }
+            EnqueueAll(userFeeds, ofOther);
         }
 
-        if (stale is not null)
+        if (_subscribers.TryGetValue(other, out var theirs) && MaySeeLocked(other, user, sharesRoom: true) && TryReadLocked(user, out var ofUser))
         {
-            foreach (var owner in stale)
-            {
-                _coMembers.Remove(owner);
-            }
+            EnqueueAll(theirs, ofUser);
         }
     }
 
@@ -267,10 +278,10 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        ResolveMembershipMisses(followups);
+        RunFollowups(followups);
     }
 
-    /// <summary>Queues a published change for every subscription that may see it. Lock held.</summary>
+    /// <summary>Queues a published change for every subscription and server that may see it. Lock held.</summary>
     private void DeliverLocked(PresenceSnapshot snapshot)
     {
         var user = snapshot.User;
@@ -285,75 +296,71 @@ internal sealed partial class DefaultPresenceEngine
             EnqueueAll(own, snapshot);
         }
 
-        _coMembers.TryGetValue(user, out var coMembers);
+        bool complete = _rooms.IsComplete(user, null);
         if (outbound)
         {
-            RouteOutboundLocked(snapshot, coMembers); // subscribers now; room servers once co-members are known
+            RouteOutboundLocked(snapshot, complete); // subscribers now; room servers once the rooms are known
         }
 
-        if (coMembers is null)
+        if (!complete && VisibilityRule.NeedsRooms(VisibilityOfLocked(user)))
         {
             (_membershipMisses ??= []).Add(user);
-            return;
         }
 
         if (_subscriptionCount > 0)
         {
-            FanOutLocked(coMembers, snapshot);
+            FanOutLocked(snapshot, complete);
         }
     }
 
-    private void FanOutLocked(HashSet<UserId> coMembers, PresenceSnapshot snapshot)
+    /// <summary>Queues a change for the local feeds that may see it: accepted observers, and room co-members when the rooms are cached. Lock held.</summary>
+    private void FanOutLocked(PresenceSnapshot snapshot, bool roomsKnown)
     {
         var user = snapshot.User;
-        var visibility = VisibilityOfLocked(user);
-        if (visibility == PresenceVisibility.Nobody)
-        {
-            return;
-        }
-
-        // Accepted presence-list observers, whatever the rooms.
+        var seen = _viewerScratch;
+        seen.Clear();
+        seen.Add(user);
         if (_observersOf.TryGetValue(user, out var observers))
         {
             foreach (var observer in observers)
             {
-                if (_subscribers.TryGetValue(observer, out var feeds) && IsAllowedLocked(observer, user) && !coMembers.Contains(observer))
+                if (_subscribers.TryGetValue(observer, out var feeds) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
                 {
                     EnqueueAll(feeds, snapshot);
                 }
             }
         }
 
-        if (visibility == PresenceVisibility.PresenceListOnly)
+        if (!roomsKnown || !VisibilityRule.NeedsRooms(VisibilityOfLocked(user)) || !_rooms.TryGetRooms(user, out var rooms))
         {
-            foreach (var viewer in coMembers)
-            {
-                if (viewer != user && IsAllowedLocked(viewer, user) && _subscribers.TryGetValue(viewer, out var list))
-                {
-                    EnqueueAll(list, snapshot);
-                }
-            }
-
             return;
         }
 
-        if (coMembers.Count <= _subscribers.Count)
+        foreach (var room in rooms)
         {
-            foreach (var viewer in coMembers)
+            if (!_rooms.TryGetMembers(room, out var members))
             {
-                if (viewer != user && _subscribers.TryGetValue(viewer, out var list))
+                continue;
+            }
+
+            if (members.Count <= _subscribers.Count)
+            {
+                foreach (var viewer in members)
                 {
-                    EnqueueAll(list, snapshot);
+                    if (_subscribers.TryGetValue(viewer, out var feeds) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
+                    {
+                        EnqueueAll(feeds, snapshot);
+                    }
                 }
             }
-        }
-        else
-        {
-            foreach (var (viewer, list) in _subscribers)
+            else
             {
-                if (viewer != user && coMembers.Contains(viewer))
+                foreach (var (viewer, feeds) in _subscribers)
                 {
-                    EnqueueAll(list, snapshot);
+                    if (members.Contains(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
+                    {
+                        EnqueueAll(feeds, snapshot);
+                    }
                 }
             }
         }
@@ -381,10 +388,11 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>
-    /// Looks up co-members that were not cached when a change was published, then delivers the user's latest
-    /// published presence. Completes inline when the view answers synchronously. Called without the lock.
+    /// Runs what was decided under the lock and calls out: sends, and membership lookups for changes published while a
+    /// user's rooms were not cached — those run in the background, never on the caller's thread, and then deliver the
+    /// user's latest published presence. Called without the lock.
     /// </summary>
-    private void ResolveMembershipMisses(Followups followups)
+    private void RunFollowups(Followups followups)
     {
         if (followups.Sends is { } sends && _outbound is not null)
         {
@@ -394,171 +402,149 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        var users = followups.Misses;
-        if (users is null)
+        if (followups.Misses is { } users)
         {
-            _outbound?.Pump();
-            return;
-        }
-
-        long generation;
-        lock (_lock)
-        {
-            generation = _membershipGeneration;
-        }
-
-        foreach (var user in users)
-        {
-            try
-            {
-                var lookup = _membership.GetUsersSharingRoomAsync(user, CancellationToken.None);
-                if (lookup.IsCompletedSuccessfully)
-                {
-                    DeliverAfterLookup(user, Copy(lookup.Result), generation);
-                }
-                else
-                {
-                    _ = DeliverAfterLookupAsync(user, lookup, generation);
-                }
-            }
-            catch (Exception ex)
-            {
-                LookupFailed(user, ex);
-            }
+            Interlocked.Increment(ref _backgroundLookups);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Engine.DeliverAfterLookupAsync(state.Users), (Engine: this, Users: users), preferLocal: false);
         }
 
         _outbound?.Pump();
     }
 
-    private async Task DeliverAfterLookupAsync(UserId user, ValueTask<IReadOnlySet<UserId>> lookup, long generation)
+    private async Task DeliverAfterLookupAsync(List<UserId> users)
     {
         try
         {
-            DeliverAfterLookup(user, Copy(await lookup.ConfigureAwait(false)), generation);
-            _outbound?.Pump();
+            await EnsureRoomsAsync(users, _stopping.Token).ConfigureAwait(false);
+            Followups followups = default;
+            lock (_lock)
+            {
+                foreach (var user in users)
+                {
+                    _lookupsInFlight.Remove(user);
+                }
+
+                if (_state != Running)
+                {
+                    return;
+                }
+
+                foreach (var user in users)
+                {
+                    if (_rooms.IsComplete(user, null) && TryPublishedLocked(user, out var latest) && !latest.IsUnknown)
+                    {
+                        if (_subscriptionCount > 0)
+                        {
+                            FanOutLocked(latest, roomsKnown: true);
+                        }
+
+                        RouteOutboundLocked(latest, roomsKnown: true);
+                    }
+                }
+
+                followups = AfterChangeLocked(Now());
+            }
+
+            RunFollowups(followups);
         }
         catch (Exception ex)
         {
-            LookupFailed(user, ex);
+            lock (_lock)
+            {
+                foreach (var user in users)
+                {
+                    _lookupsInFlight.Remove(user);
+                }
+            }
+
+            if (ex is not OperationCanceledException)
+            {
+                Log.MembershipLookupFailed(_logger, ex);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _backgroundLookups);
         }
     }
 
-    private void DeliverAfterLookup(UserId user, HashSet<UserId> coMembers, long generation)
+    /// <summary>Gets whether background membership lookups are still running (tests wait for them).</summary>
+    internal bool HasBackgroundWork => Volatile.Read(ref _backgroundLookups) > 0;
+
+    /// <summary>
+    /// Asks the membership view for what the cache lacks about <paramref name="users"/>: their rooms, then those rooms'
+    /// members. Called without the lock; a change that races a lookup makes it ask again (a few times at most).
+    /// </summary>
+    private async ValueTask EnsureRoomsAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken)
     {
-        lock (_lock)
+        for (int pass = 0; pass < MaxLookupPasses; pass++)
         {
-            _lookupsInFlight.Remove(user);
-            if (_state != Running)
+            List<UserId>? needRooms = null;
+            List<string>? needMembers = null;
+            lock (_lock)
+            {
+                foreach (var user in users)
+                {
+                    if (!_rooms.TryGetRooms(user, out _))
+                    {
+                        _rooms.FetchingRooms(user);
+                        (needRooms ??= []).Add(user);
+                    }
+                    else
+                    {
+                        _rooms.IsComplete(user, needMembers ??= []);
+                    }
+                }
+            }
+
+            if (needRooms is null && (needMembers is null || needMembers.Count == 0))
             {
                 return;
             }
 
-            if (generation == _membershipGeneration)
+            foreach (var user in needRooms ?? [])
             {
-                CacheCoMembersLocked(user, coMembers);
-            }
-
-            if (TryPublishedLocked(user, out var latest))
-            {
-                if (_subscriptionCount > 0)
+                var rooms = await _membership.GetRoomsOfUserAsync(user, cancellationToken).ConfigureAwait(false);
+                ArgumentNullException.ThrowIfNull(rooms);
+                lock (_lock)
                 {
-                    FanOutLocked(coMembers, latest);
+                    _rooms.CacheRooms(user, rooms);
+                    _rooms.IsComplete(user, needMembers ??= []);
                 }
+            }
 
-                RouteOutboundLocked(latest, coMembers);
+            if (needMembers is { Count: > 0 })
+            {
+                await EnsureMembersAsync(needMembers, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    private void LookupFailed(UserId user, Exception exception)
+    /// <summary>Asks the membership view for the members of rooms the cache lacks. Called without the lock.</summary>
+    private async ValueTask EnsureMembersAsync(IEnumerable<string> rooms, CancellationToken cancellationToken)
     {
+        var missing = new List<string>();
         lock (_lock)
         {
-            _lookupsInFlight.Remove(user);
-        }
-
-        Log.MembershipLookupFailed(_logger, exception);
-    }
-
-    private async ValueTask<bool> SharesRoomAsync(UserId viewer, UserId target, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            // Sharing a room is symmetric: either user's cached set answers.
-            if (_coMembers.TryGetValue(target, out var ofTarget))
+            foreach (var room in rooms.Distinct(StringComparer.Ordinal))
             {
-                return ofTarget.Contains(viewer);
-            }
-
-            if (_coMembers.TryGetValue(viewer, out var ofViewer))
-            {
-                return ofViewer.Contains(target);
-            }
-        }
-
-        var fresh = await GetCoMembersAsync(target, cancellationToken).ConfigureAwait(false);
-        return fresh.Contains(viewer);
-    }
-
-    /// <summary>The users sharing a room with <paramref name="user"/>, from the cache or else the view.</summary>
-    private async ValueTask<HashSet<UserId>> GetCoMembersAsync(UserId user, CancellationToken cancellationToken)
-    {
-        long generation;
-        lock (_lock)
-        {
-            if (_coMembers.TryGetValue(user, out var cached))
-            {
-                return cached;
-            }
-
-            generation = _membershipGeneration;
-        }
-
-        var fresh = Copy(await _membership.GetUsersSharingRoomAsync(user, cancellationToken).ConfigureAwait(false));
-        lock (_lock)
-        {
-            if (generation == _membershipGeneration)
-            {
-                CacheCoMembersLocked(user, fresh);
-            }
-        }
-
-        return fresh;
-    }
-
-    /// <summary>The engine keeps its own copy: a host that later changes the set it returned cannot corrupt the cache.</summary>
-    private static HashSet<UserId> Copy(IReadOnlySet<UserId> set)
-    {
-        ArgumentNullException.ThrowIfNull(set);
-        return [.. set];
-    }
-
-    /// <summary>Caches a set, evicting the oldest entry (first cached) when full.</summary>
-    private void CacheCoMembersLocked(UserId user, HashSet<UserId> coMembers)
-    {
-        if (!_coMembers.ContainsKey(user))
-        {
-            while (_coMembers.Count >= _options.MembershipCacheCapacity && _coMembersOrder.TryDequeue(out var oldest))
-            {
-                _coMembers.Remove(oldest); // a key already invalidated is simply skipped
-            }
-
-            _coMembersOrder.Enqueue(user);
-            if (_coMembersOrder.Count > 2 * _options.MembershipCacheCapacity)
-            {
-                // Invalidations leave keys behind in the queue; rebuild it from what is cached.
-                _coMembersOrder.Clear();
-                foreach (var key in _coMembers.Keys)
+                if (!_rooms.IsExcluded(room) && !_rooms.TryGetMembers(room, out _))
                 {
-                    _coMembersOrder.Enqueue(key);
+                    _rooms.FetchingMembers(room);
+                    missing.Add(room);
                 }
-
-                _coMembersOrder.Enqueue(user);
             }
         }
 
-        _coMembers[user] = coMembers;
-        Debug.Assert(_coMembers.Count <= _options.MembershipCacheCapacity, "The membership cache stays within its capacity.");
+        foreach (var room in missing)
+        {
+            var members = await _membership.GetMembersOfRoomAsync(room, cancellationToken).ConfigureAwait(false);
+            ArgumentNullException.ThrowIfNull(members);
+            lock (_lock)
+            {
+                _rooms.CacheMembers(room, members);
+            }
+        }
     }
 
     internal void OnSubscriptionFailure(Exception exception) => Log.DeliveryFailed(_logger, exception);
@@ -571,4 +557,17 @@ internal sealed partial class DefaultPresenceEngine
             throw new ArgumentException("A user ID is required.", parameterName);
         }
     }
+
+    private void RequireRoom(string roomId)
+    {
+        if (string.IsNullOrEmpty(roomId) || roomId.Length > MaxRoomIdLength)
+        {
+            Reject("bad_room_id", "a missing or over-long room ID");
+            ArgumentNullException.ThrowIfNull(roomId);
+            throw new ArgumentException($"A room ID must be 1 to {MaxRoomIdLength} characters long.", nameof(roomId));
+        }
+    }
+
+    /// <summary>The specification's limit for any identifier.</summary>
+    private const int MaxRoomIdLength = 255;
 }

@@ -22,7 +22,7 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Peer → how many of its users the table holds: a hostile peer cannot grow memory without bound.</summary>
     private readonly Dictionary<ServerName, int> _remoteUsers = [];
 
-    private readonly HashSet<string> _serverScratch = new(StringComparer.Ordinal);
+    private readonly HashSet<ServerName> _serverScratch = [];
     private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
     private List<DeferredSend>? _deferredSends;
 
@@ -47,12 +47,10 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         // A poll is honoured only where the peer has reasonable interest: its users share a room with ours.
-        foreach (var user in message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage))
+        var polled = message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).ToList();
+        if (polled.Count > 0)
         {
-            if (user.IsOn(_server))
-            {
-                await GetCoMembersAsync(user, cancellationToken).ConfigureAwait(false);
-            }
+            await EnsureRoomsAsync(polled, cancellationToken).ConfigureAwait(false);
         }
 
         var federation = _options.Federation;
@@ -156,7 +154,7 @@ internal sealed partial class DefaultPresenceEngine
             _outbound?.SendNow(origin, answer, [], [], reminder: false); // a poll is answered at once
         }
 
-        ResolveMembershipMisses(misses); // also pumps the outbound channel
+        RunFollowups(misses); // also pumps the outbound channel
         if (relationsChanged is not null)
         {
             foreach (var (observer, observed) in relationsChanged)
@@ -181,41 +179,22 @@ internal sealed partial class DefaultPresenceEngine
     private bool PeerMaySeeLocked(ServerName peer, UserId user, bool assumeRoomWhenUnknown = false)
     {
         var visibility = VisibilityOfLocked(user);
-        if (visibility == PresenceVisibility.Nobody)
-        {
-            return false;
-        }
-
+        bool observerThere = false;
         if (_observersOf.TryGetValue(user, out var observers))
         {
             foreach (var observer in observers)
             {
                 if (observer.IsOn(peer) && IsAllowedLocked(observer, user))
                 {
-                    return true;
+                    observerThere = true;
+                    break;
                 }
             }
         }
 
-        if (visibility != PresenceVisibility.RoomMembers)
-        {
-            return false;
-        }
-
-        if (!_coMembers.TryGetValue(user, out var coMembers))
-        {
-            return assumeRoomWhenUnknown; // an honoured subscription stands until a membership change says otherwise
-        }
-
-        foreach (var member in coMembers)
-        {
-            if (member.IsOn(peer))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        // An honoured subscription stands while the rooms are not cached, until a membership change says otherwise.
+        bool roomThere = VisibilityRule.NeedsRooms(visibility) && (_rooms.ServerSharesRoom(user, peer) ?? assumeRoomWhenUnknown);
+        return VisibilityRule.MaySee(visibility, self: false, roomThere, observerThere);
     }
 
     /// <summary>Ends the subscriptions of servers that may no longer see a local user (rooms left, permission withdrawn). Lock held.</summary>
@@ -300,7 +279,7 @@ internal sealed partial class DefaultPresenceEngine
             followups = AfterChangeLocked(now);
         }
 
-        ResolveMembershipMisses(followups);
+        RunFollowups(followups);
     }
 
     private bool AddPeerSubscriberLocked(ServerName peer, UserId user, long now)
@@ -341,52 +320,34 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>Queues a local user's change for every server that should hear it: subscribers, and servers sharing a room. Lock held.</summary>
-    private void RouteOutboundLocked(PresenceSnapshot snapshot, HashSet<UserId>? coMembers)
+    private void RouteOutboundLocked(PresenceSnapshot snapshot, bool roomsKnown)
     {
         if (_outbound is null || !snapshot.User.IsOn(_server))
         {
             return;
         }
 
-        var visibility = VisibilityOfLocked(snapshot.User);
-        if (visibility == PresenceVisibility.Nobody)
-        {
-            return;
-        }
-
-        _serverScratch.Clear();
-        var seen = _serverScratch.GetAlternateLookup<ReadOnlySpan<char>>();
+        var servers = _serverScratch;
+        servers.Clear();
         if (_peerSubscribers.TryGetValue(snapshot.User, out var peers))
         {
             foreach (var peer in peers)
             {
-                if (visibility == PresenceVisibility.RoomMembers || PeerMaySeeLocked(peer, snapshot.User, assumeRoomWhenUnknown: false))
+                if (PeerMaySeeLocked(peer, snapshot.User, assumeRoomWhenUnknown: true))
                 {
-                    seen.Add(peer.Value);
-                    _outbound.Enqueue(peer, snapshot);
+                    servers.Add(peer);
                 }
             }
         }
 
-        if (coMembers is null || visibility != PresenceVisibility.RoomMembers)
+        if (roomsKnown && VisibilityRule.NeedsRooms(VisibilityOfLocked(snapshot.User)))
         {
-            return;
+            _rooms.TryCollectServers(snapshot.User, servers);
         }
 
-        foreach (var member in coMembers)
+        foreach (var server in servers)
         {
-            if (member.IsOn(_server))
-            {
-                continue;
-            }
-
-            string id = member.Value;
-            var server = id.AsSpan(id.IndexOf(':', StringComparison.Ordinal) + 1);
-            if (!seen.Contains(server))
-            {
-                seen.Add(server);
-                _outbound.Enqueue(member.Server, snapshot);
-            }
+            _outbound.Enqueue(server, snapshot);
         }
     }
 
@@ -466,7 +427,7 @@ internal sealed partial class DefaultPresenceEngine
             misses = AfterChangeLocked(Now());
         }
 
-        ResolveMembershipMisses(misses);
+        RunFollowups(misses);
     }
 
     private void DropInbound(ServerName origin, string reason, int count = 1)

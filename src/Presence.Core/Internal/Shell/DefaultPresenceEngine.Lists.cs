@@ -54,8 +54,9 @@ internal sealed partial class DefaultPresenceEngine
     private void RetractLocked(UserId user, long now)
     {
         var unknown = PresenceSnapshot.Unknown(user);
-        _coMembers.TryGetValue(user, out var coMembers);
-        var viewers = new HashSet<UserId>(coMembers ?? []);
+        var coMembers = new HashSet<UserId>();
+        _rooms.TryCollectCoMembers(user, coMembers);
+        var viewers = new HashSet<UserId>(coMembers);
         if (_observersOf.TryGetValue(user, out var observers))
         {
             viewers.UnionWith(observers);
@@ -66,7 +67,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             if (viewer.IsOn(_server))
             {
-                if (_subscribers.TryGetValue(viewer, out var feeds) && !MaySeeLocked(viewer, user, sharesRoom: coMembers?.Contains(viewer) == true))
+                if (_subscribers.TryGetValue(viewer, out var feeds) && !MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
                 {
                     EnqueueAll(feeds, unknown);
                 }
@@ -402,24 +403,16 @@ internal sealed partial class DefaultPresenceEngine
         => _relations.TryGetValue((observer, observed), out var state) && state == PresenceListState.Allowed;
 
     /// <summary>
-    /// May <paramref name="viewer"/> see <paramref name="target"/>? Themselves always; otherwise by the target's
-    /// visibility (local users) — room members and accepted observers, accepted observers only, or nobody. For a
-    /// remote target the other server has already applied its user's choice. Lock held.
+    /// May <paramref name="viewer"/> see <paramref name="target"/>? Gathers the inputs of <see cref="VisibilityRule"/>: the
+    /// target's visibility, an accepted list entry, and — only when it matters — whether they share a room
+    /// (<paramref name="sharesRoom"/> when the caller knows, else the room cache; unknown counts as not sharing). Lock held.
     /// </summary>
-    private bool MaySeeLocked(UserId viewer, UserId target, bool sharesRoom)
+    private bool MaySeeLocked(UserId viewer, UserId target, bool? sharesRoom = null)
     {
-        if (viewer == target)
-        {
-            return true;
-        }
-
         var visibility = VisibilityOfLocked(target);
-        return visibility switch
-        {
-            PresenceVisibility.Nobody => false,
-            PresenceVisibility.PresenceListOnly => IsAllowedLocked(viewer, target),
-            _ => sharesRoom || IsAllowedLocked(viewer, target),
-        };
+        bool self = viewer == target;
+        bool shares = !self && VisibilityRule.NeedsRooms(visibility) && (sharesRoom ?? _rooms.SharesRoom(viewer, target) ?? false);
+        return VisibilityRule.MaySee(visibility, self, shares, !self && IsAllowedLocked(viewer, target));
     }
 
     /// <summary>Writes a relation's current state (or its absence) to the list store, one write at a time, outside the lock.</summary>

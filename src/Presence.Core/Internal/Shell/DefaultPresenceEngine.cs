@@ -67,7 +67,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             _shards[i] = new Shard(i, options, _timeBase, this);
         }
 
-        _coMembers = [];
+        _rooms = new RoomCache(_server, options.MembershipCacheCapacity, options.ExcludedRooms);
         _metrics = new PresenceInstruments(meterFactory, () => SumOverShards(static t => t.Heartbeats), () => (int)SumOverShards(static t => t.Count), () => (int)SumOverShards(static t => t.ConnectedDevices), () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
         _watchdogs = new WatchdogManager(_timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog));
         _remoteStaleAfter = _timeBase.ToTicks(options.Federation.RemoteStaleAfter);
@@ -428,7 +428,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             }
 
             SendReminders(reminders);
-            ResolveMembershipMisses(misses); // also pumps the outbound channel
+            RunFollowups(misses); // also pumps the outbound channel
         }
         catch (Exception ex)
         {

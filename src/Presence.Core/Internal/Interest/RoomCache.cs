@@ -1,0 +1,425 @@
+namespace Presence.Internal;
+
+/// <summary>
+/// The engine's copy of the host's rooms, in the host's own shapes: the members of a room and the rooms of a user. Memory is
+/// linear in the memberships cached (each membership is held once per side that is cached), bounded by a capacity counted
+/// in memberships with the oldest entries evicted first. Excluded rooms are never cached and share nothing. Each room also
+/// counts its members per server, so "which servers share a room with this user" needs no walk over members.
+/// Deterministic and not thread-safe: the engine calls it under its interest lock.
+/// </summary>
+internal sealed class RoomCache
+{
+    private readonly Dictionary<string, RoomEntry> _rooms = new(StringComparer.Ordinal);
+    private readonly Dictionary<UserId, UserEntry> _users = [];
+    private readonly Queue<(string? Room, UserId User, long Stamp)> _order = new();
+    private readonly HashSet<string> _excluded;
+    private readonly ServerName _local;
+    private readonly long _capacity;
+    private readonly HashSet<string> _roomsInFlight = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _roomsChangedInFlight = new(StringComparer.Ordinal);
+    private readonly HashSet<UserId> _usersInFlight = [];
+    private readonly HashSet<UserId> _usersChangedInFlight = [];
+    private long _size;
+    private long _stamp;
+
+    public RoomCache(ServerName local, long capacity, IEnumerable<string> excluded)
+    {
+        _local = local;
+        _capacity = capacity;
+        _excluded = new HashSet<string>(excluded, StringComparer.Ordinal);
+    }
+
+    /// <summary>Gets how many memberships are cached (room members plus users' rooms).</summary>
+    public long Size => _size;
+
+    public int CachedRooms => _rooms.Count;
+
+    public int CachedUsers => _users.Count;
+
+    public bool IsExcluded(string room) => _excluded.Contains(room);
+
+    public bool TryGetRooms(UserId user, out HashSet<string> rooms)
+    {
+        if (_users.TryGetValue(user, out var entry))
+        {
+            rooms = entry.Rooms;
+            return true;
+        }
+
+        rooms = null!;
+        return false;
+    }
+
+    public bool TryGetMembers(string room, out HashSet<UserId> members)
+    {
+        if (_rooms.TryGetValue(room, out var entry))
+        {
+            members = entry.Members;
+            return true;
+        }
+
+        members = null!;
+        return false;
+    }
+
+    /// <summary>Whether every room of <paramref name="user"/> and the user's room list are cached; else what to fetch.</summary>
+    public bool IsComplete(UserId user, List<string>? missingRooms)
+    {
+        if (!_users.TryGetValue(user, out var entry))
+        {
+            return false;
+        }
+
+        bool complete = true;
+        foreach (var room in entry.Rooms)
+        {
+            if (!_rooms.ContainsKey(room))
+            {
+                complete = false;
+                missingRooms?.Add(room);
+            }
+        }
+
+        return complete;
+    }
+
+    /// <summary>
+    /// Do <paramref name="a"/> and <paramref name="b"/> share a (non-excluded) room? <see langword="null"/> when the cache
+    /// cannot tell: neither user's rooms are cached, or only one's are and not all of those rooms' members.
+    /// </summary>
+    public bool? SharesRoom(UserId a, UserId b)
+    {
+        bool hasA = _users.TryGetValue(a, out var ofA);
+        bool hasB = _users.TryGetValue(b, out var ofB);
+        if (hasA && hasB)
+        {
+            var (small, large) = ofA!.Rooms.Count <= ofB!.Rooms.Count ? (ofA.Rooms, ofB.Rooms) : (ofB.Rooms, ofA.Rooms);
+            foreach (var room in small)
+            {
+                if (large.Contains(room))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        if (!hasA && !hasB)
+        {
+            return null;
+        }
+
+        var (known, other) = hasA ? (ofA!, b) : (ofB!, a);
+        foreach (var room in known.Rooms)
+        {
+            if (!_rooms.TryGetValue(room, out var entry))
+            {
+                return null;
+            }
+
+            if (entry.Members.Contains(other))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Does some user of <paramref name="server"/> share a room with <paramref name="user"/>? <see langword="null"/> when not cached.</summary>
+    public bool? ServerSharesRoom(UserId user, ServerName server)
+    {
+        if (!_users.TryGetValue(user, out var entry))
+        {
+            return null;
+        }
+
+        bool? result = false;
+        foreach (var room in entry.Rooms)
+        {
+            if (!_rooms.TryGetValue(room, out var members))
+            {
+                result = null;
+            }
+            else if (server == _local ? members.Members.Count > 0 : members.Servers.ContainsKey(server))
+            {
+                return true;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Adds every user sharing a room with <paramref name="user"/> to <paramref name="into"/>; false (and nothing added) when not all cached.</summary>
+    public bool TryCollectCoMembers(UserId user, HashSet<UserId> into)
+    {
+        if (!IsComplete(user, null))
+        {
+            return false;
+        }
+
+        foreach (var room in _users[user].Rooms)
+        {
+            into.UnionWith(_rooms[room].Members);
+        }
+
+        into.Remove(user);
+        return true;
+    }
+
+    /// <summary>Adds every other server sharing a room with <paramref name="user"/>; false when not all cached.</summary>
+    public bool TryCollectServers(UserId user, HashSet<ServerName> into)
+    {
+        if (!IsComplete(user, null))
+        {
+            return false;
+        }
+
+        foreach (var room in _users[user].Rooms)
+        {
+            foreach (var server in _rooms[room].Servers.Keys)
+            {
+                into.Add(server);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Notes that the host is being asked for a user's rooms: a change that arrives meanwhile makes its answer too old to cache.</summary>
+    public void FetchingRooms(UserId user)
+    {
+        _usersInFlight.Add(user);
+        _usersChangedInFlight.Remove(user);
+    }
+
+    public void FetchingMembers(string room)
+    {
+        _roomsInFlight.Add(room);
+        _roomsChangedInFlight.Remove(room);
+    }
+
+    /// <summary>Caches the host's answer for a user's rooms (excluded rooms dropped) unless a change raced it.</summary>
+    public void CacheRooms(UserId user, IEnumerable<string> rooms)
+    {
+        _usersInFlight.Remove(user);
+        if (_usersChangedInFlight.Remove(user))
+        {
+            return;
+        }
+
+        RemoveUser(user);
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var room in rooms)
+        {
+            if (!string.IsNullOrEmpty(room) && !_excluded.Contains(room))
+            {
+                set.Add(room);
+            }
+        }
+
+        var entry = new UserEntry(set, ++_stamp);
+        _users[user] = entry;
+        _size += 1 + set.Count;
+        _order.Enqueue((null, user, entry.Stamp));
+        Trim();
+    }
+
+    /// <summary>Caches the host's answer for a room's members unless the room is excluded or a change raced it.</summary>
+    public void CacheMembers(string room, IEnumerable<UserId> members)
+    {
+        _roomsInFlight.Remove(room);
+        if (_roomsChangedInFlight.Remove(room) || _excluded.Contains(room))
+        {
+            return;
+        }
+
+        RemoveRoom(room);
+        var entry = new RoomEntry(++_stamp);
+        foreach (var member in members)
+        {
+            if (!member.IsEmpty)
+            {
+                entry.Add(member, _local);
+            }
+        }
+
+        _rooms[room] = entry;
+        _size += 1 + entry.Members.Count;
+        _order.Enqueue((room, default, entry.Stamp));
+        Trim();
+    }
+
+    /// <summary>A user joined a room: every cached side is updated in place. Returns false for an excluded room.</summary>
+    public bool Joined(UserId user, string room)
+    {
+        if (_excluded.Contains(room))
+        {
+            return false;
+        }
+
+        MarkChanged(user, room);
+        if (_users.TryGetValue(user, out var ofUser) && ofUser.Rooms.Add(room))
+        {
+            _size++;
+        }
+
+        if (_rooms.TryGetValue(room, out var entry) && entry.Add(user, _local))
+        {
+            _size++;
+        }
+
+        Trim();
+        return true;
+    }
+
+    /// <summary>A user left a room.</summary>
+    public bool Left(UserId user, string room)
+    {
+        if (_excluded.Contains(room))
+        {
+            return false;
+        }
+
+        MarkChanged(user, room);
+        if (_users.TryGetValue(user, out var ofUser) && ofUser.Rooms.Remove(room))
+        {
+            _size--;
+        }
+
+        if (_rooms.TryGetValue(room, out var entry) && entry.Remove(user, _local))
+        {
+            _size--;
+        }
+
+        return true;
+    }
+
+    private void MarkChanged(UserId user, string room)
+    {
+        if (_usersInFlight.Contains(user))
+        {
+            _usersChangedInFlight.Add(user);
+        }
+
+        if (_roomsInFlight.Contains(room))
+        {
+            _roomsChangedInFlight.Add(room);
+        }
+    }
+
+    private void RemoveUser(UserId user)
+    {
+        if (_users.Remove(user, out var old))
+        {
+            _size -= 1 + old.Rooms.Count;
+        }
+    }
+
+    private void RemoveRoom(string room)
+    {
+        if (_rooms.Remove(room, out var old))
+        {
+            _size -= 1 + old.Members.Count;
+        }
+    }
+
+    /// <summary>Evicts the oldest entries until the cache is within its capacity; entries replaced since are skipped.</summary>
+    private void Trim()
+    {
+        while (_size > _capacity && _order.TryDequeue(out var oldest))
+        {
+            if (oldest.Room is { } room)
+            {
+                if (_rooms.TryGetValue(room, out var entry) && entry.Stamp == oldest.Stamp)
+                {
+                    RemoveRoom(room);
+                }
+            }
+            else if (_users.TryGetValue(oldest.User, out var entry) && entry.Stamp == oldest.Stamp)
+            {
+                RemoveUser(oldest.User);
+            }
+        }
+
+        if (_order.Count > 2 * (_rooms.Count + _users.Count) + 64)
+        {
+            // Replaced entries leave stale keys behind; rebuild the order from what is cached (oldest stamps first).
+            var live = new List<(string? Room, UserId User, long Stamp)>(_rooms.Count + _users.Count);
+            foreach (var (room, entry) in _rooms)
+            {
+                live.Add((room, default, entry.Stamp));
+            }
+
+            foreach (var (user, entry) in _users)
+            {
+                live.Add((null, user, entry.Stamp));
+            }
+
+            live.Sort(static (x, y) => x.Stamp.CompareTo(y.Stamp));
+            _order.Clear();
+            foreach (var item in live)
+            {
+                _order.Enqueue(item);
+            }
+        }
+    }
+
+    private sealed class UserEntry(HashSet<string> rooms, long stamp)
+    {
+        public HashSet<string> Rooms { get; } = rooms;
+
+        public long Stamp { get; } = stamp;
+    }
+
+    /// <summary>A room's members, and how many of them each other server has.</summary>
+    internal sealed class RoomEntry(long stamp)
+    {
+        public HashSet<UserId> Members { get; } = [];
+
+        public Dictionary<ServerName, int> Servers { get; } = [];
+
+        public long Stamp { get; } = stamp;
+
+        public bool Add(UserId user, ServerName local)
+        {
+            if (!Members.Add(user))
+            {
+                return false;
+            }
+
+            if (!user.IsOn(local))
+            {
+                var server = user.Server;
+                Servers[server] = Servers.GetValueOrDefault(server) + 1;
+            }
+
+            return true;
+        }
+
+        public bool Remove(UserId user, ServerName local)
+        {
+            if (!Members.Remove(user))
+            {
+                return false;
+            }
+
+            if (!user.IsOn(local))
+            {
+                var server = user.Server;
+                int left = Servers.GetValueOrDefault(server) - 1;
+                if (left <= 0)
+                {
+                    Servers.Remove(server);
+                }
+                else
+                {
+                    Servers[server] = left;
+                }
+            }
+
+            return true;
+        }
+    }
+}
