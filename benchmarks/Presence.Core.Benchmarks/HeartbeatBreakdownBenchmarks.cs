@@ -69,5 +69,13 @@ public class HeartbeatBreakdownBenchmarks : MillionUsersBenchmark
         public void OnDeviceDropped(DropReason reason)
         {
         }
+
+        public void OnLoadNeeded(UserId user)
+        {
+        }
+
+        public void OnEvictable(UserId user)
+        {
+        }
     }
 }

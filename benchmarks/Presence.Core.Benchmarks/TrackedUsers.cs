@@ -39,5 +39,5 @@ internal sealed class DiscardingStore : IPresenceStore
 {
     public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
+    public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlyList<PresenceRecord>>([]);
 }

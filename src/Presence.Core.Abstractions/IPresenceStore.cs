@@ -1,9 +1,10 @@
 namespace Presence;
 
 /// <summary>
-/// Where presence that must survive a restart lives. The engine writes behind (it never waits on the
-/// store on a client's path) and reads everything once, when it starts. Implementations must be safe
-/// for one writer and one reader at a time.
+/// Where presence that must survive a restart lives. The engine writes behind (it never waits on the store on a client's
+/// path) and reads a user's record when it needs that user and does not hold them — after a restart, or after the user left
+/// memory — in batches when many are needed at once. Startup reads nothing. Implementations must be safe for one writer and
+/// several readers at a time.
 /// </summary>
 public interface IPresenceStore
 {
@@ -13,8 +14,9 @@ public interface IPresenceStore
     /// <returns>A task that completes when the records are durable.</returns>
     ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken);
 
-    /// <summary>Reads every saved record.</summary>
+    /// <summary>Reads the records of the given users.</summary>
+    /// <param name="users">The users; each appears once.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
-    /// <returns>The records, in any order.</returns>
-    IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken);
+    /// <returns>The records found, in any order; users without a record are simply absent.</returns>
+    ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken);
 }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 
 namespace Presence;
 
@@ -10,6 +9,7 @@ namespace Presence;
 public sealed class InMemoryPresenceStore : IPresenceStore
 {
     private readonly ConcurrentDictionary<UserId, PresenceRecord> _records = new();
+    private int _loads;
 
     /// <summary>Gets the number of users with a saved record.</summary>
     public int Count => _records.Count;
@@ -34,15 +34,24 @@ public sealed class InMemoryPresenceStore : IPresenceStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Gets how many times <see cref="LoadAsync"/> was called (a restarted engine reads only the users it needs).</summary>
+    public int Loads => Volatile.Read(ref _loads);
+
     /// <inheritdoc/>
-    public async IAsyncEnumerable<PresenceRecord> LoadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken)
     {
-        foreach (var record in _records.Values)
+        ArgumentNullException.ThrowIfNull(users);
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _loads);
+        var found = new List<PresenceRecord>(users.Count);
+        foreach (var user in users)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            yield return record;
+            if (_records.TryGetValue(user, out var record))
+            {
+                found.Add(record);
+            }
         }
 
-        await Task.CompletedTask.ConfigureAwait(false);
+        return ValueTask.FromResult<IReadOnlyList<PresenceRecord>>(found);
     }
 }

@@ -33,6 +33,9 @@ public sealed class PresenceOptions
     /// <summary>The default <see cref="MembershipCacheCapacity"/>.</summary>
     public const int DefaultMembershipCacheCapacity = 4_000_000;
 
+    /// <summary>The default <see cref="EvictAfter"/>: ten minutes.</summary>
+    public static readonly TimeSpan DefaultEvictAfter = TimeSpan.FromMinutes(10);
+
     /// <summary>The largest <see cref="ShardCount"/>.</summary>
     public const int MaxShardCount = 1024;
 
@@ -102,6 +105,14 @@ public sealed class PresenceOptions
     /// </summary>
     /// <value>The default value is empty.</value>
     public ISet<string> ExcludedRooms { get; private set; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets or sets how long a local user nobody needs stays in memory: offline with no devices, no subscriptions, nothing
+    /// owed to another server, no pending store write. After it the user leaves memory; their record stays in the store and
+    /// is read again when needed. Remote users leave when their presence goes stale.
+    /// </summary>
+    /// <value>The default value is 10 minutes.</value>
+    public TimeSpan EvictAfter { get; set; } = DefaultEvictAfter;
 
     /// <summary>
     /// Gets or sets how many shards local presence is spread over (by a stable hash of the user ID); each shard has its own

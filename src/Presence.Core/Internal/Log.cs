@@ -46,6 +46,9 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Error, "Saving a presence-list change failed; the caller sees the error and may retry.")]
     public static partial void ListSaveFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(16, LogLevel.Warning, "Reading {UserCount} presence records failed; retrying in {RetryDelay}.")]
+    public static partial void StoreLoadRetrying(ILogger logger, int userCount, TimeSpan retryDelay, Exception exception);
+
     [LoggerMessage(14, LogLevel.Debug, "Dropped {Count} inbound presence entries from {Server}: {Reason}.")]
     public static partial void InboundDropped(ILogger logger, string server, string reason, int count);
 }

@@ -21,6 +21,7 @@ internal static class PresenceOptionsValidator
         Positive(options.BusyTimeout, nameof(PresenceOptions.BusyTimeout), Fail);
         Positive(options.LastActiveGranularity, nameof(PresenceOptions.LastActiveGranularity), Fail);
         Positive(options.ShutdownTimeout, nameof(PresenceOptions.ShutdownTimeout), Fail);
+        Positive(options.EvictAfter, nameof(PresenceOptions.EvictAfter), Fail);
 
         if (options.IdleTimeout <= options.LastActiveGranularity)
         {

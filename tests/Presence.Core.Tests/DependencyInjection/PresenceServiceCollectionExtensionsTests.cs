@@ -104,6 +104,6 @@ public sealed class PresenceServiceCollectionExtensionsTests
     {
         public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-        public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
+        public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlyList<PresenceRecord>>([]);
     }
 }

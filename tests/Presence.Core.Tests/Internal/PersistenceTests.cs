@@ -64,7 +64,7 @@ public sealed class PersistenceTests
         var saved = new TaskCompletionSource<PresenceRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
         int calls = 0;
         var store = Substitute.For<IPresenceStore>();
-        store.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(AsyncEnumerable.Empty<PresenceRecord>());
+        store.LoadAsync(Arg.Any<IReadOnlyCollection<UserId>>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlyList<PresenceRecord>>([]));
         store.SaveAsync(Arg.Any<IReadOnlyList<PresenceRecord>>(), Arg.Any<CancellationToken>()).Returns(call =>
         {
             if (Interlocked.Increment(ref calls) == 1)
@@ -114,11 +114,12 @@ public sealed class PersistenceTests
     [Test]
     public async Task Start_StoreFails_ThrowsAndCanBeRetried()
     {
-        var store = Substitute.For<IPresenceStore>();
-        store.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(
+        // Startup reads no presence records (they are read per user when needed), only presence lists.
+        var lists = Substitute.For<IPresenceListStore>();
+        lists.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(
             _ => throw new InvalidOperationException("no database"),
-            _ => AsyncEnumerable.Empty<PresenceRecord>());
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+            _ => AsyncEnumerable.Empty<PresenceListEntry>());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), new InMemoryPresenceStore(), new ManualTimeProvider(), listStore: lists);
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await engine.StartAsync());
         await engine.StartAsync();
@@ -138,7 +139,7 @@ public sealed class PersistenceTests
             return ValueTask.CompletedTask;
         }
 
-        public IAsyncEnumerable<PresenceRecord> LoadAllAsync(CancellationToken cancellationToken) => AsyncEnumerable.Empty<PresenceRecord>();
+        public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken) => ValueTask.FromResult<IReadOnlyList<PresenceRecord>>([]);
     }
 
     [Test]

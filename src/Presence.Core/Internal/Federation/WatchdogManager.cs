@@ -12,7 +12,9 @@ internal sealed class WatchdogManager
     private readonly PriorityQueue<int, long> _due = new();
     private readonly long _short;
     private readonly long _long;
+    private readonly Stack<int> _free = new();
     private Slot[] _slots = new Slot[16];
+    private int _high;
     private int _count;
 
     public WatchdogManager(long shortTicks, long longTicks)
@@ -38,12 +40,17 @@ internal sealed class WatchdogManager
             return;
         }
 
-        if (_count == _slots.Length)
+        if (!_free.TryPop(out int index))
         {
-            Array.Resize(ref _slots, _count * 2);
+            if (_high == _slots.Length)
+            {
+                Array.Resize(ref _slots, _high * 2);
+            }
+
+            index = _high++;
         }
 
-        int index = _count++;
+        _count++;
         _slots[index] = new Slot
         {
             Peer = peer,
@@ -53,6 +60,20 @@ internal sealed class WatchdogManager
         };
         _index.Add(peer.GetHashCode(), index);
         Schedule(index);
+    }
+
+    /// <summary>Stops watching a peer we no longer exchange presence with: its slot is reused, its queued deadline ignored.</summary>
+    public void Untrack(ServerName peer)
+    {
+        if (!TryFind(peer, out int index))
+        {
+            return;
+        }
+
+        _index.Remove(peer.GetHashCode(), index);
+        _slots[index] = new Slot { ScheduledDue = UserTable.NoDeadline };
+        _free.Push(index);
+        _count--;
     }
 
     /// <summary>Any message or traffic from the peer: the short deadline restarts. O(1), no allocation.</summary>
@@ -83,9 +104,9 @@ internal sealed class WatchdogManager
         {
             _due.Dequeue();
             ref Slot slot = ref _slots[index];
-            if (slot.ScheduledDue != due)
+            if (slot.ScheduledDue != due || slot.Peer.IsEmpty)
             {
-                continue;
+                continue; // superseded, or the peer was untracked
             }
 
             slot.ScheduledDue = UserTable.NoDeadline;

@@ -11,7 +11,8 @@ internal interface IIndexKeys<in TKey>
 /// <summary>
 /// An open-addressing index from a key's hash to a slot number in the owner's own array: each entry is
 /// (hash &lt;&lt; 32) | (slot + 1), 0 when empty, linear probing, at most half full. One array read per lookup instead
-/// of a dictionary's two, and 16–32 bytes per key. Keys are never removed. Not thread-safe.
+/// of a dictionary's two, and 16–32 bytes per key. Removal shifts later entries of the probe run back (no tombstones).
+/// Not thread-safe.
 /// </summary>
 internal struct OpenIndex
 {
@@ -66,6 +67,41 @@ internal struct OpenIndex
 
         Insert(_table, ((long)hash << 32) | (uint)(slot + 1));
         _count++;
+    }
+
+    /// <summary>Removes the entry of <paramref name="slot"/> (found by its <paramref name="hash"/>); false when absent.</summary>
+    public bool Remove(int hash, int slot)
+    {
+        long[] table = _table;
+        int mask = table.Length - 1;
+        long wanted = ((long)hash << 32) | (uint)(slot + 1);
+        int position = hash & mask;
+        while (table[position] != wanted)
+        {
+            if (table[position] == 0)
+            {
+                return false;
+            }
+
+            position = (position + 1) & mask;
+        }
+
+        // Backward-shift deletion: move each later entry of the run into the hole when its home allows it.
+        int hole = position;
+        for (int next = (hole + 1) & mask; table[next] != 0; next = (next + 1) & mask)
+        {
+            int home = (int)(table[next] >> 32) & mask;
+            bool movable = hole <= next ? home <= hole || home > next : home <= hole && home > next;
+            if (movable)
+            {
+                table[hole] = table[next];
+                hole = next;
+            }
+        }
+
+        table[hole] = 0;
+        _count--;
+        return true;
     }
 
     private static void Insert(long[] table, long entry)

@@ -47,6 +47,13 @@ internal sealed class Shard : IUserTableObserver
     void IUserTableObserver.OnDirty(int index) => _owner.OnDirty(Table[index].User);
 
     void IUserTableObserver.OnDeviceDropped(DropReason reason) => _owner.OnDeviceDropped(reason);
+
+    void IUserTableObserver.OnLoadNeeded(UserId user) => _owner.OnLoadNeeded(user);
+
+    void IUserTableObserver.OnEvictable(UserId user) => Evictable.Enqueue(user);
+
+    /// <summary>Users the table would forget, waiting for the engine to check nobody else needs them (written under <see cref="Gate"/>).</summary>
+    public ConcurrentQueue<UserId> Evictable { get; } = new();
 }
 
 /// <summary>What a shard tells the engine; must be safe to call under the shard's lock (no locks, no host code).</summary>
@@ -55,4 +62,6 @@ internal interface IShardOwner
     void OnDirty(UserId user);
 
     void OnDeviceDropped(DropReason reason);
+
+    void OnLoadNeeded(UserId user);
 }

@@ -52,6 +52,22 @@ internal struct UserSlot
     /// <summary>Who may see the (local) user's presence.</summary>
     public PresenceVisibility Visibility;
 
+    /// <summary>A local user whose stored record is being read: nothing is published for them until it is merged.</summary>
+    public bool Loading;
+
+    /// <summary>The user set their presence explicitly while their record was loading: the stored state and status do not apply.</summary>
+    public bool SetWhileLoading;
+
     /// <summary>For a remote user: when the pushed presence goes stale (<see cref="UserTable.NoDeadline"/> when it does not).</summary>
     public readonly long RemoteExpiry => SavedLastActive;
+
+    /// <summary>
+    /// Since when a user without devices has been left alone (held in the unused first device's sync time, so it costs no
+    /// memory): the engine forgets such a user after the eviction time, if nobody needs them.
+    /// </summary>
+    public long QuietSince
+    {
+        readonly get => Device0.LastSync;
+        set => Device0.LastSync = value;
+    }
 }

@@ -22,6 +22,12 @@ internal interface IUserTableObserver
 
     /// <summary>A device was dropped.</summary>
     void OnDeviceDropped(DropReason reason);
+
+    /// <summary>A local user the table does not hold was created by an input: their stored record must be read and merged.</summary>
+    void OnLoadNeeded(UserId user);
+
+    /// <summary>The user needs nothing of the table any more (no devices, nothing to save, or a remote user gone stale); the owner decides whether anyone else does.</summary>
+    void OnEvictable(UserId user);
 }
 
 /// <summary>
@@ -53,7 +59,12 @@ internal sealed class UserTable
     private readonly long _busyTicks;
     private readonly long _granularityTicks;
     private readonly int _maxDevices;
+    private readonly long _evictTicks;
+    private readonly Stack<int> _free = new();
     private UserSlot[] _slots;
+
+    /// <summary>Slots handed out so far (live or free); live users are <see cref="Count"/>.</summary>
+    private int _high;
     private int _count;
     private long _sequence;
 
@@ -66,6 +77,7 @@ internal sealed class UserTable
         _busyTicks = time.ToTicks(options.BusyTimeout);
         _granularityTicks = time.ToTicks(options.LastActiveGranularity);
         _maxDevices = options.MaxDevicesPerUser;
+        _evictTicks = time.ToTicks(options.EvictAfter);
         _slots = new UserSlot[Math.Max(initialCapacity, 4)];
         _index = new OpenIndex(initialCapacity);
     }
@@ -92,7 +104,7 @@ internal sealed class UserTable
     /// </summary>
     public void Load(PresenceRecord record, long now, bool busyEnabled)
     {
-        int index = GetOrAdd(record.User);
+        int index = GetOrAdd(record.User, loadOnDemand: false);
         ref UserSlot u = ref _slots[index];
         u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
         u.StatusMessage = record.StatusMessage;
@@ -215,6 +227,11 @@ internal sealed class UserTable
         ref DeviceSlot d = ref FindOrAddDevice(index, deviceId, now, state);
         Request(index, ref d, state, now, explicitSet: true);
         ref UserSlot u = ref _slots[index];
+        if (u.Loading)
+        {
+            u.SetWhileLoading = true;
+        }
+
         bool statusChanged = !string.Equals(u.StatusMessage, statusMessage, StringComparison.Ordinal);
         if (statusChanged)
         {
@@ -248,7 +265,7 @@ internal sealed class UserTable
     /// </summary>
     public void ApplyRemote(PresenceSnapshot pushed, long now, long staleAfter)
     {
-        int index = GetOrAdd(pushed.User);
+        int index = GetOrAdd(pushed.User, loadOnDemand: false);
         ref UserSlot u = ref _slots[index];
         u.Remote = true;
 
@@ -327,16 +344,21 @@ internal sealed class UserTable
         u.Dirty = false;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
         u.SavedLastActive = lastActive;
+        if (u.DeviceCount == 0 && u.QuietSince != NoTime)
+        {
+            Schedule(index, Math.Max(now + 1, u.QuietSince + _evictTicks)); // saved: it may now leave memory in time
+        }
+
         return new PresenceRecord(u.User, u.Requested, u.StatusMessage, ToWall(lastActive), u.Visibility);
     }
 
     /// <summary>Marks every user whose last-active time moved since it was saved (at shutdown).</summary>
     public void MarkUnsavedLastActive(long now)
     {
-        for (int i = 0; i < _count; i++)
+        for (int i = 0; i < _high; i++)
         {
             ref UserSlot u = ref _slots[i];
-            if (u.DeviceCount > 0 && Aggregate(ref u, now, out _).LastActive != u.SavedLastActive)
+            if (!u.User.IsEmpty && u.DeviceCount > 0 && Aggregate(ref u, now, out _).LastActive != u.SavedLastActive)
             {
                 MarkDirty(i);
             }
@@ -346,7 +368,7 @@ internal sealed class UserTable
     /// <summary>Sets who may see a local user; persisted.</summary>
     public void SetVisibility(UserId user, PresenceVisibility visibility)
     {
-        int index = GetOrAdd(user);
+        int index = GetOrAdd(user, loadOnDemand: true);
         ref UserSlot u = ref _slots[index];
         if (u.Visibility != visibility)
         {
@@ -371,19 +393,29 @@ internal sealed class UserTable
         }
     }
 
-    private int GetOrAdd(UserId user)
+    /// <summary>
+    /// Finds or creates a user. A local user created by an input (<paramref name="loadOnDemand"/>) is marked loading and the
+    /// owner is asked to read their record: until it is merged nothing is published for them and nothing saved.
+    /// </summary>
+    private int GetOrAdd(UserId user, bool loadOnDemand)
     {
-        if (TryFind(user, out int index))
+        int hash = StableHash.Of(user);
+        if (TryFind(user, hash, out int index))
         {
             return index;
         }
 
-        if (_count == _slots.Length)
+        if (!_free.TryPop(out index))
         {
-            Array.Resize(ref _slots, _slots.Length * 2);
+            if (_high == _slots.Length)
+            {
+                Array.Resize(ref _slots, _slots.Length * 2);
+            }
+
+            index = _high++;
         }
 
-        index = _count++;
+        _count++;
         _slots[index] = new UserSlot
         {
             User = user,
@@ -393,15 +425,101 @@ internal sealed class UserTable
             ScheduledDue = NoDeadline,
             Requested = PresenceState.Online,
             PublishedState = PresenceState.Unknown,
+            Loading = loadOnDemand,
         };
-        _index.Add(StableHash.Of(user), index);
+        _slots[index].QuietSince = NoTime;
+        _index.Add(hash, index);
+        if (loadOnDemand)
+        {
+            _observer.OnLoadNeeded(user);
+        }
+
         return index;
+    }
+
+    /// <summary>
+    /// Merges a local user's stored record (or its absence) into what inputs did while it was being read: the stored
+    /// requested state and status apply unless the user set their presence meanwhile; last-active is the later of the two.
+    /// Then the user is evaluated and published as usual.
+    /// </summary>
+    public void MergeLoaded(UserId user, PresenceRecord? record, long now, bool busyEnabled)
+    {
+        if (!TryFind(user, out int index) || !_slots[index].Loading)
+        {
+            return;
+        }
+
+        ref UserSlot u = ref _slots[index];
+        u.Loading = false;
+        if (record is not null)
+        {
+            if (!u.SetWhileLoading)
+            {
+                u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
+                u.StatusMessage = record.StatusMessage;
+                for (int i = 0; i < u.DeviceCount; i++)
+                {
+                    Device(ref u, i).Requested = u.Requested; // devices that connected meanwhile start in the stored state
+                }
+            }
+
+            u.Visibility = record.Visibility;
+            long stored = record.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
+            if (stored > u.LastActive)
+            {
+                u.LastActive = stored;
+            }
+
+            u.SavedLastActive = stored;
+        }
+
+        u.SetWhileLoading = false;
+        if (u.Dirty)
+        {
+            _observer.OnDirty(index); // what changed meanwhile is saved now that the record is whole
+        }
+
+        Evaluate(index, now, force: false);
+    }
+
+    /// <summary>Gets whether the user is held and their record is whole (not loading).</summary>
+    public bool IsLoaded(UserId user) => TryFind(user, out int index) && !_slots[index].Loading;
+
+    /// <summary>
+    /// Forgets a user the owner found nobody needs, if the table still agrees: a local user with no devices, nothing to save
+    /// and quiet for the eviction time, or a remote user whose presence went stale. Returns whether it was removed.
+    /// </summary>
+    public bool TryEvict(UserId user, long now, out bool remote)
+    {
+        remote = false;
+        int hash = StableHash.Of(user);
+        if (!TryFind(user, hash, out int index) || !IsEvictable(ref _slots[index], now))
+        {
+            return false;
+        }
+
+        remote = _slots[index].Remote;
+        _index.Remove(hash, index);
+        _slots[index] = default;
+        _free.Push(index);
+        _count--;
+        return true;
+    }
+
+    private bool IsEvictable(ref UserSlot u, long now)
+    {
+        if (u.Remote)
+        {
+            return u.PublishedState == PresenceState.Unknown;
+        }
+
+        return u.DeviceCount == 0 && !u.Dirty && !u.Loading && u.QuietSince != NoTime && now - u.QuietSince >= _evictTicks;
     }
 
     /// <summary>Finds or creates the user and drops devices whose time is up, so an input never revives a device that timed out.</summary>
     private int Prepare(UserId user, long now)
     {
-        int index = GetOrAdd(user);
+        int index = GetOrAdd(user, loadOnDemand: true);
         ref UserSlot u = ref _slots[index];
         if (u.ScheduledDue <= now)
         {
@@ -537,6 +655,10 @@ internal sealed class UserTable
 
         Device(ref u, last) = default;
         u.DeviceCount--;
+        if (u.DeviceCount == 0)
+        {
+            u.QuietSince = NoTime; // set to the time of the next evaluation
+        }
         if (u.DeviceCount <= 1)
         {
             u.MoreDevices = null;
@@ -641,6 +763,12 @@ internal sealed class UserTable
                 Schedule(index, u.RemoteExpiry);
             }
 
+            if (u.PublishedState == PresenceState.Unknown)
+            {
+                _observer.OnEvictable(u.User); // expired: nothing of it is worth holding
+                Schedule(index, now + _evictTicks); // asked again later if someone still needed it
+            }
+
             return;
         }
 
@@ -669,7 +797,24 @@ internal sealed class UserTable
             MarkDirty(index);
         }
 
-        if (publish)
+        if (u.DeviceCount == 0 && !u.Loading)
+        {
+            if (u.QuietSince == NoTime)
+            {
+                u.QuietSince = now;
+            }
+
+            long evictAt = u.QuietSince + _evictTicks;
+            if (evictAt <= now && !u.Dirty)
+            {
+                _observer.OnEvictable(u.User);
+                evictAt = now + _evictTicks; // asked again later if someone still needed it
+            }
+
+            Schedule(index, Math.Max(evictAt, now + 1));
+        }
+
+        if (publish && !u.Loading)
         {
             u.PublishedState = a.State;
             u.PublishedLastActive = a.LastActive;

@@ -21,6 +21,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         RequireUser(viewer, nameof(viewer));
         RequireUser(target, nameof(target));
+        await EnsureLoadedAsync([target], cancellationToken).ConfigureAwait(false); // its record says who may see it
         if (viewer != target)
         {
             bool decided;
@@ -79,6 +80,20 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         await EnsureRoomsAsync([viewer], cancellationToken).ConfigureAwait(false);
+        List<UserId> visibleLocal = [viewer];
+        lock (_lock)
+        {
+            var around = new HashSet<UserId>();
+            _rooms.TryCollectCoMembers(viewer, around);
+            if (_listOf.TryGetValue(viewer, out var onList))
+            {
+                around.UnionWith(onList);
+            }
+
+            visibleLocal.AddRange(around.Where(user => user.IsOn(_server)));
+        }
+
+        await EnsureLoadedAsync(visibleLocal, cancellationToken).ConfigureAwait(false); // users not in memory still have a status to show
         var subscription = new Subscription(this, viewer, _options.ClientBatchWindow, _time, _metrics.ClientBatches);
         Followups followups;
         lock (_lock)
@@ -143,6 +158,20 @@ internal sealed partial class DefaultPresenceEngine
         // joined it before telling us), so both are asked for what the cache lacks and the new room is left out.
         await EnsureRoomsAsync([user], cancellationToken).ConfigureAwait(false);
         await EnsureMembersAsync([roomId], cancellationToken).ConfigureAwait(false);
+        if (_outbound is not null || _subscriptionCount > 0)
+        {
+            List<UserId> local = [];
+            lock (_lock)
+            {
+                if (_rooms.TryGetMembers(roomId, out var joined))
+                {
+                    local.AddRange(joined.Where(member => member.IsOn(_server)));
+                }
+            }
+
+            await EnsureLoadedAsync(local, cancellationToken).ConfigureAwait(false); // what newly sharing servers and feeds are sent
+        }
+
         Followups followups;
         lock (_lock)
         {

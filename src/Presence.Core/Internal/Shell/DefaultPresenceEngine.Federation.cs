@@ -50,6 +50,7 @@ internal sealed partial class DefaultPresenceEngine
         var polled = message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).ToList();
         if (polled.Count > 0)
         {
+            await EnsureLoadedAsync(polled, cancellationToken).ConfigureAwait(false);
             await EnsureRoomsAsync(polled, cancellationToken).ConfigureAwait(false);
         }
 
@@ -255,6 +256,12 @@ internal sealed partial class DefaultPresenceEngine
         var server = remote.Server;
         if (_watching.TryGetValue(server, out var users) && users.Remove(remote))
         {
+            if (users.Count == 0)
+            {
+                _watching.Remove(server);
+                ReleasePeerIfIdleLocked(server);
+            }
+
             Defer(new DeferredSend(server, [], [], [remote], null));
         }
     }
@@ -308,9 +315,10 @@ internal sealed partial class DefaultPresenceEngine
 
     private void RemovePeerSubscriberLocked(ServerName peer, UserId user)
     {
-        if (_subscribedBy.TryGetValue(peer, out var users))
+        if (_subscribedBy.TryGetValue(peer, out var users) && users.Remove(user) && users.Count == 0)
         {
-            users.Remove(user);
+            _subscribedBy.Remove(peer);
+            ReleasePeerIfIdleLocked(peer);
         }
 
         if (_peerSubscribers.TryGetValue(user, out var peers) && peers.Remove(peer) && peers.Count == 0)
@@ -422,6 +430,8 @@ internal sealed partial class DefaultPresenceEngine
                     }
                 }
             }
+
+            ReleasePeerIfIdleLocked(peer);
 
             // What we hold of the peer's users is left to expire by its own rule: inbound may still be flowing.
             misses = AfterChangeLocked(Now());

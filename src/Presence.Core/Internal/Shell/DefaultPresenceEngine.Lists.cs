@@ -157,6 +157,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         RequireLocal(target, nameof(target));
         RequireUser(observer, nameof(observer));
+        await EnsureLoadedAsync([target], cancellationToken).ConfigureAwait(false); // an allow carries the target's current presence
         WithLock(now =>
         {
             if (!_relations.ContainsKey((observer, target)))

@@ -20,7 +20,7 @@ internal sealed partial class DefaultPresenceEngine
                 var shard = ShardOf(user);
                 lock (shard.Gate)
                 {
-                    if (shard.Table.TryFind(user, out int index) && shard.Table[index].Dirty)
+                    if (shard.Table.TryFind(user, out int index) && shard.Table[index].Dirty && !shard.Table[index].Loading)
                     {
                         batch.Add(shard.Table.TakeRecord(index, shard.Now(_time)));
                     }

@@ -104,16 +104,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
     private async Task StartCoreAsync(CancellationToken cancellationToken)
     {
-        await Task.Yield(); // the store is host code: never call it under the lock
-        var records = new List<PresenceRecord>();
+        await Task.Yield(); // the stores are host code: never call them under the lock
         var relations = new List<PresenceListEntry>();
         try
         {
-            await foreach (var record in _store.LoadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                records.Add(record);
-            }
-
+            // Presence records are read per user when needed (LoadUsersAsync); only presence lists, which are user data the
+            // may-see rule consults for users not in memory, are read at start.
             await foreach (var entry in _listStore.LoadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 relations.Add(entry);
@@ -126,34 +122,10 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             throw;
         }
 
-        int loaded = 0;
+        int loaded = relations.Count;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_state == Disposed, this);
-            long now = Now();
-            foreach (var record in records)
-            {
-                if (record.User.IsOn(_server))
-                {
-                    var shard = ShardOf(record.User);
-                    lock (shard.Gate)
-                    {
-                        shard.Table.Load(record, shard.Now(_time), _options.EnableBusy);
-                    }
-
-                    if (record.Visibility != PresenceVisibility.RoomMembers)
-                    {
-                        _visibility[record.User] = record.Visibility;
-                    }
-
-                    loaded++;
-                }
-                else
-                {
-                    Reject("stored_foreign_user", "the store returned a user of another server");
-                }
-            }
-
             foreach (var entry in relations)
             {
                 if (entry.Observer.IsOn(_server) || entry.Observed.IsOn(_server))
@@ -172,8 +144,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
             _state = Running;
             _writer = WriteBehindAsync();
+            _loader = LoadLoopAsync();
         }
 
+        // Users on someone's presence list are read now: GetPresenceList answers synchronously from memory.
+        await EnsureLoadedAsync(relations.Select(static entry => entry.Observed).Distinct(), cancellationToken).ConfigureAwait(false);
         Log.EngineStarted(_logger, _server.Value, loaded);
     }
 
@@ -212,6 +187,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _loadRequests.Writer.TryComplete();
         _saveDeadline.CancelAfter(_options.ShutdownTimeout);
         _dirty.Writer.TryComplete();
         try
@@ -318,7 +294,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     private void AfterShardInput(Shard shard, long next)
     {
         RequestWake(next, long.MinValue);
-        if (!shard.Published.IsEmpty)
+        if (!shard.Published.IsEmpty || !shard.Evictable.IsEmpty)
         {
             WithLock(static _ => { });
         }
@@ -355,6 +331,12 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
     /// <summary>Delivers, in publication order, everything the shards published since the last drain. Lock held.</summary>
     private void DeliverPublishedLocked()
+    {
+        DeliverQueuedLocked();
+        EvictIdleLocked();
+    }
+
+    private void DeliverQueuedLocked()
     {
         foreach (var shard in _shards)
         {
@@ -437,6 +419,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     }
 
     void IShardOwner.OnDirty(UserId user) => _dirty.Writer.TryWrite(user);
+
+    void IShardOwner.OnLoadNeeded(UserId user) => RequestLoad(user);
 
     void IShardOwner.OnDeviceDropped(DropReason reason)
     {
