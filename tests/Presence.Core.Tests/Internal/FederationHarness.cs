@@ -2,10 +2,10 @@ using Presence.Testing;
 
 namespace Presence.Core.Tests.Internal;
 
-/// <summary>Several servers on one manual clock, one in-memory network and one shared view of rooms.</summary>
+/// <summary>Several servers on one fake clock, one in-memory network and one shared view of rooms.</summary>
 internal sealed class FederationHarness : IAsyncDisposable
 {
-    private FederationHarness(ManualTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
+    private FederationHarness(FakeTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
     {
         Clock = clock;
         Network = network;
@@ -13,7 +13,7 @@ internal sealed class FederationHarness : IAsyncDisposable
         Servers = servers;
     }
 
-    public ManualTimeProvider Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public InMemoryPresenceNetwork Network { get; }
 
@@ -25,7 +25,7 @@ internal sealed class FederationHarness : IAsyncDisposable
 
     public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null)
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var network = new InMemoryPresenceNetwork(clock);
         var rooms = new InMemoryMembershipView();
         var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();

@@ -16,7 +16,10 @@ public sealed class OutboundSchedulerTests
 
     private sealed class Fixture : IDisposable
     {
-        public ManualTimeProvider Clock { get; } = new();
+        public FakeTimeProvider Clock => Timers.Clock;
+
+        /// <summary>Gets the clock as the scheduler sees it: <see cref="Clock"/>, tracking its timers.</summary>
+        public TimerTrackingTimeProvider Timers { get; } = new(new FakeTimeProvider(EngineHarness.Start));
 
         public RecordingTransport Transport { get; } = new();
 
@@ -31,7 +34,7 @@ public sealed class OutboundSchedulerTests
             var options = new PresenceFederationOptions();
             configure?.Invoke(options);
             var instruments = new PresenceInstruments(Metrics, () => 0, () => 0, () => 0, () => 0, () => 0);
-            Scheduler = new OutboundScheduler(options, Transport, Clock, new TimeBase(Clock), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
+            Scheduler = new OutboundScheduler(options, Transport, Timers, new TimeBase(Timers), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
         }
 
         public void Enqueue(ServerName destination, params PresenceSnapshot[] snapshots)
@@ -53,7 +56,7 @@ public sealed class OutboundSchedulerTests
 
         public Func<ServerName, bool> Fail { get; set; } = _ => false;
 
-        public ManualTimeProvider? Clock { get; set; }
+        public FakeTimeProvider? Clock { get; set; }
 
         /// <summary>When set, each send completes only when the test completes the task it hands out.</summary>
         public Queue<TaskCompletionSource>? Pending { get; set; }
@@ -98,7 +101,7 @@ public sealed class OutboundSchedulerTests
         using var f = new Fixture();
         f.Transport.Clock = f.Clock;
         f.Enqueue(Dest, State(User(1)));
-        f.Clock.Advance(Window);
+        f.Timers.AdvanceTimerByTimer(Window); // the first flush happens on its slot
         var first = f.Transport.Sent.Single().At;
 
         f.Enqueue(Dest, State(User(2)));
@@ -136,7 +139,7 @@ public sealed class OutboundSchedulerTests
         }
 
         f.Scheduler.Pump();
-        f.Clock.Advance(Window);
+        f.Timers.AdvanceTimerByTimer(Window); // each flush happens on its destination's slot
 
         Assert.That(f.Transport.Sent, Has.Count.EqualTo(1000), "one message per destination with changes");
         var perSecond = f.Transport.Sent.GroupBy(s => (int)(s.At - start).TotalSeconds).ToDictionary(g => g.Key, g => g.Count());
@@ -170,7 +173,7 @@ public sealed class OutboundSchedulerTests
 
         f.Enqueue(Dest, State(User(1), "v2"), State(User(2))); // newer states arrive while the peer is failing
 
-        f.Clock.Advance(TimeSpan.FromSeconds(30));
+        f.Timers.AdvanceTimerByTimer(TimeSpan.FromSeconds(30)); // each retry happens when it is due
 
         Assert.That(failedAt, Has.Count.EqualTo(3));
         var gaps = failedAt.Zip(failedAt.Skip(1), (a, b) => b - a).ToList();

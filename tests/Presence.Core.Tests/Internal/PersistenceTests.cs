@@ -14,7 +14,7 @@ public sealed class PersistenceTests
     public async Task Restart_OnTheSameStore_RecoversRequestedStateStatusAndLastActive()
     {
         var store = new InMemoryPresenceStore();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var start = clock.GetUtcNow();
         await using (var first = await StartAsync(store: store, clock: clock))
         {
@@ -44,7 +44,7 @@ public sealed class PersistenceTests
     public async Task Heartbeats_DoNotWriteToTheStore(int extraHeartbeats)
     {
         var store = new CountingStore();
-        var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+        var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
 
         engine.Heartbeat(Alice, "D1");
@@ -75,7 +75,7 @@ public sealed class PersistenceTests
             saved.TrySetResult(call.Arg<IReadOnlyList<PresenceRecord>>().Single());
             return ValueTask.CompletedTask;
         });
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var metrics = new MetricsCollector();
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics);
         await engine.StartAsync();
@@ -118,7 +118,7 @@ public sealed class PersistenceTests
         store.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(
             _ => throw new InvalidOperationException("no database"),
             _ => AsyncEnumerable.Empty<PresenceRecord>());
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new FakeTimeProvider(EngineHarness.Start));
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await engine.StartAsync());
         await engine.StartAsync();
@@ -145,7 +145,7 @@ public sealed class PersistenceTests
     public async Task ContinuousActivity_LastActiveIsSavedAndRecovered()
     {
         var store = new InMemoryPresenceStore();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         DateTimeOffset lastActivity;
         await using (var first = await StartAsync(store: store, clock: clock))
         {
@@ -167,7 +167,7 @@ public sealed class PersistenceTests
     [Test]
     public async Task Load_SanitizesWhatTheStoreReturns()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var store = new InMemoryPresenceStore();
         await store.SaveAsync(
             [

@@ -90,7 +90,7 @@ public sealed class VisibilityTests
         var view = Substitute.For<IMembershipView>();
         view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
             .Returns(new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId> { Alice, Bob }));
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
 
         for (int i = 0; i < 5; i++)
@@ -139,7 +139,7 @@ public sealed class VisibilityTests
         var set = new HashSet<UserId> { Alice, Bob };
         var view = Substitute.For<IMembershipView>();
         view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlySet<UserId>>(set));
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
         Assert.That((await engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
 
@@ -154,7 +154,7 @@ public sealed class VisibilityTests
         var view = Substitute.For<IMembershipView>();
         view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
             .Returns(new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()));
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
         var (a, b, c) = (User("a"), User("b"), User("c"));
         var viewer = UserId.Parse("@viewer:remote.example");
@@ -174,7 +174,7 @@ public sealed class VisibilityTests
         var view = Substitute.For<IMembershipView>();
         view.GetUsersSharingRoomAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
             .Returns(_ => new ValueTask<IReadOnlySet<UserId>>(new HashSet<UserId>()), _ => throw new InvalidOperationException("view down"));
-        var clock = new Presence.Testing.ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: clock);
         await engine.StartAsync();
         await using var feed = await engine.SubscribeAsync(Bob);
