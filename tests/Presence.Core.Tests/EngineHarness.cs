@@ -1,8 +1,6 @@
-using Presence.Testing;
-
 namespace Presence.Core.Tests;
 
-/// <summary>An engine on a fake clock, an in-memory membership view and store, and a metrics collector.</summary>
+/// <summary>An engine on a fake clock, an in-memory membership view and store, and its metrics.</summary>
 internal sealed class EngineHarness : IAsyncDisposable
 {
     public static readonly ServerName Server = ServerName.Parse("example.org");
@@ -11,7 +9,7 @@ internal sealed class EngineHarness : IAsyncDisposable
     /// <summary>Where every test clock starts: 2026-01-01T00:00:00Z.</summary>
     public static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private EngineHarness(IPresenceEngine engine, FakeTimeProvider clock, TimerTrackingTimeProvider timers, InMemoryMembershipView rooms, InMemoryPresenceStore store, MetricsCollector metrics)
+    private EngineHarness(IPresenceEngine engine, FakeTimeProvider clock, TimerTrackingTimeProvider timers, InMemoryMembershipView rooms, InMemoryPresenceStore store, EngineMetrics metrics)
     {
         Engine = engine;
         Clock = clock;
@@ -32,7 +30,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public InMemoryPresenceStore Store { get; }
 
-    public MetricsCollector Metrics { get; }
+    public EngineMetrics Metrics { get; }
 
     public long Publications => Metrics.Total(PresenceMetrics.Publications);
 
@@ -52,8 +50,8 @@ internal sealed class EngineHarness : IAsyncDisposable
         var timers = new TimerTrackingTimeProvider(clock);
         rooms ??= new InMemoryMembershipView();
         store ??= new InMemoryPresenceStore();
-        var metrics = new MetricsCollector();
-        var engine = PresenceEngine.Create(options, rooms, store, timers, meterFactory: metrics);
+        var metrics = new EngineMetrics();
+        var engine = PresenceEngine.Create(options, rooms, store, timers, meterFactory: metrics.MeterFactory);
         await engine.StartAsync();
         return new EngineHarness(engine, clock, timers, rooms, store, metrics);
     }

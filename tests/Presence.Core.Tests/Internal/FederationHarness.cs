@@ -1,11 +1,9 @@
-using Presence.Testing;
-
 namespace Presence.Core.Tests.Internal;
 
 /// <summary>Several servers on one fake clock, one in-memory network and one shared view of rooms.</summary>
 internal sealed class FederationHarness : IAsyncDisposable
 {
-    private FederationHarness(FakeTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
+    private FederationHarness(FakeTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, EngineMetrics Metrics, CapturingTransport Sent)> servers)
     {
         Clock = clock;
         Network = network;
@@ -19,7 +17,7 @@ internal sealed class FederationHarness : IAsyncDisposable
 
     public InMemoryMembershipView Rooms { get; }
 
-    public Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> Servers { get; }
+    public Dictionary<ServerName, (IPresenceEngine Engine, EngineMetrics Metrics, CapturingTransport Sent)> Servers { get; }
 
     public IPresenceEngine this[ServerName server] => Servers[server].Engine;
 
@@ -28,15 +26,15 @@ internal sealed class FederationHarness : IAsyncDisposable
         var clock = new FakeTimeProvider(EngineHarness.Start);
         var network = new InMemoryPresenceNetwork(clock);
         var rooms = new InMemoryMembershipView();
-        var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();
+        var servers = new Dictionary<ServerName, (IPresenceEngine, EngineMetrics, CapturingTransport)>();
         for (int i = 0; i < names.Length; i++)
         {
             var name = names[i];
             var options = new PresenceOptions { ServerName = name };
             configure?.Invoke(options);
-            var metrics = new MetricsCollector();
+            var metrics = new EngineMetrics(); // a meter factory per server
             var transport = new CapturingTransport(network.CreateTransport(name), clock);
-            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics, transport: transport, listStore: listStores?[i]);
+            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics.MeterFactory, transport: transport, listStore: listStores?[i]);
             await engine.StartAsync();
             network.Attach(name, engine);
             servers[name] = (engine, metrics, transport);

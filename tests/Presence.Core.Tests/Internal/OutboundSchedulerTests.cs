@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Presence.Internal;
-using Presence.Testing;
 
 namespace Presence.Core.Tests.Internal;
 
@@ -23,7 +22,7 @@ public sealed class OutboundSchedulerTests
 
         public RecordingTransport Transport { get; } = new();
 
-        public MetricsCollector Metrics { get; } = new();
+        public EngineMetrics Metrics { get; } = new();
 
         public List<ServerName> GaveUp { get; } = [];
 
@@ -33,7 +32,7 @@ public sealed class OutboundSchedulerTests
         {
             var options = new PresenceFederationOptions();
             configure?.Invoke(options);
-            var instruments = new PresenceInstruments(Metrics, () => 0, () => 0, () => 0, () => 0, () => 0);
+            var instruments = new PresenceInstruments(Metrics.MeterFactory, () => 0, () => 0, () => 0, () => 0, () => 0);
             Scheduler = new OutboundScheduler(options, Transport, Timers, new TimeBase(Timers), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
         }
 

@@ -1,6 +1,5 @@
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
-using Presence.Testing;
 using static Presence.Core.Tests.EngineHarness;
 
 namespace Presence.Core.Tests.Internal;
@@ -76,8 +75,8 @@ public sealed class PersistenceTests
             return ValueTask.CompletedTask;
         });
         var clock = new FakeTimeProvider(EngineHarness.Start);
-        var metrics = new MetricsCollector();
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics);
+        using var metrics = new EngineMetrics();
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics.MeterFactory);
         await engine.StartAsync();
 
         engine.SetPresence(Alice, "D1", PresenceState.Online, "v1");
