@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Presence.Core.Tests.Internal;
 
 /// <summary>Several servers on one fake clock, one in-memory network and one shared view of rooms.</summary>
@@ -21,7 +23,7 @@ internal sealed class FederationHarness : IAsyncDisposable
 
     public IPresenceEngine this[ServerName server] => Servers[server].Engine;
 
-    public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null)
+    public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null, ILoggerFactory? loggerFactory = null)
     {
         var clock = new FakeTimeProvider(EngineHarness.Start);
         var network = new InMemoryPresenceNetwork(clock);
@@ -34,7 +36,7 @@ internal sealed class FederationHarness : IAsyncDisposable
             configure?.Invoke(options);
             var metrics = new EngineMetrics(); // a meter factory per server
             var transport = new CapturingTransport(network.CreateTransport(name), clock);
-            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics.MeterFactory, transport: transport, listStore: listStores?[i]);
+            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, loggerFactory: loggerFactory, meterFactory: metrics.MeterFactory, transport: transport, listStore: listStores?[i]);
             await engine.StartAsync();
             network.Attach(name, engine);
             servers[name] = (engine, metrics, transport);
