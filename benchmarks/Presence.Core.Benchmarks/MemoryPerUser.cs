@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Presence.Internal;
 
 namespace Presence.Benchmarks;
@@ -55,7 +56,7 @@ internal static class MemoryPerUser
         GC.KeepAlive(beforeStore);
 
         // Batching: messages out after one window, for one million changes over 1,000 destinations.
-        var stepping = new Presence.Testing.ManualTimeProvider();
+        var stepping = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var transport = new CountingTransport();
         var (snapshots, peers) = BatchingBenchmarks.Population();
         var scheduler = BatchingBenchmarks.CreateScheduler(stepping, transport);

@@ -15,12 +15,12 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Time.Testing;
 using Presence;
 using Presence.Sample;
-using Presence.Testing;
 
 long realStart = TimeProvider.System.GetTimestamp();
-var manual = new ManualTimeProvider();
+var manual = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 var clock = new SendTrackingClock(manual);
 var start = clock.GetUtcNow();
 using var outbound = new OutboundCounts();
@@ -332,10 +332,10 @@ static string FormatAgo(TimeSpan ago) => ago.TotalMinutes >= 1
     : $"{ago.Seconds}s";
 
 /// <summary>
-/// The manual clock, counting the timers created armed: the engine creates its own timers disarmed, so these are
+/// The fake clock, counting the timers created armed: the engine creates its own timers disarmed, so these are
 /// the timeouts of federation sends in flight (<c>Task.WaitAsync(timeout, clock)</c>), disposed when a send completes.
 /// </summary>
-internal sealed class SendTrackingClock(ManualTimeProvider inner) : TimeProvider
+internal sealed class SendTrackingClock(FakeTimeProvider inner) : TimeProvider
 {
     private int _inFlight;
     private long _started;

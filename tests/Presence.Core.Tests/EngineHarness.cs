@@ -1,17 +1,19 @@
-using Presence.Testing;
-
 namespace Presence.Core.Tests;
 
-/// <summary>An engine on a manual clock, an in-memory membership view and store, and a metrics collector.</summary>
+/// <summary>An engine on a fake clock, an in-memory membership view and store, and its metrics.</summary>
 internal sealed class EngineHarness : IAsyncDisposable
 {
     public static readonly ServerName Server = ServerName.Parse("example.org");
     public static readonly TimeSpan SyncEvery = TimeSpan.FromSeconds(20);
 
-    private EngineHarness(IPresenceEngine engine, ManualTimeProvider clock, InMemoryMembershipView rooms, InMemoryPresenceStore store, MetricsCollector metrics)
+    /// <summary>Where every test clock starts: 2026-01-01T00:00:00Z.</summary>
+    public static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private EngineHarness(IPresenceEngine engine, FakeTimeProvider clock, TimerTrackingTimeProvider timers, InMemoryMembershipView rooms, InMemoryPresenceStore store, EngineMetrics metrics)
     {
         Engine = engine;
         Clock = clock;
+        Timers = timers;
         Rooms = rooms;
         Store = store;
         Metrics = metrics;
@@ -19,13 +21,16 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public IPresenceEngine Engine { get; }
 
-    public ManualTimeProvider Clock { get; }
+    public FakeTimeProvider Clock { get; }
+
+    /// <summary>Gets the clock as the engine sees it: <see cref="Clock"/>, tracking the engine's timers.</summary>
+    public TimerTrackingTimeProvider Timers { get; }
 
     public InMemoryMembershipView Rooms { get; }
 
     public InMemoryPresenceStore Store { get; }
 
-    public MetricsCollector Metrics { get; }
+    public EngineMetrics Metrics { get; }
 
     public long Publications => Metrics.Total(PresenceMetrics.Publications);
 
@@ -36,18 +41,19 @@ internal sealed class EngineHarness : IAsyncDisposable
     public static async Task<EngineHarness> StartAsync(
         Action<PresenceOptions>? configure = null,
         InMemoryPresenceStore? store = null,
-        ManualTimeProvider? clock = null,
+        FakeTimeProvider? clock = null,
         InMemoryMembershipView? rooms = null)
     {
         var options = new PresenceOptions { ServerName = Server, ClientBatchWindow = TimeSpan.FromSeconds(10) };
         configure?.Invoke(options);
-        clock ??= new ManualTimeProvider();
+        clock ??= new FakeTimeProvider(Start);
+        var timers = new TimerTrackingTimeProvider(clock);
         rooms ??= new InMemoryMembershipView();
         store ??= new InMemoryPresenceStore();
-        var metrics = new MetricsCollector();
-        var engine = PresenceEngine.Create(options, rooms, store, clock, meterFactory: metrics);
+        var metrics = new EngineMetrics();
+        var engine = PresenceEngine.Create(options, rooms, store, timers, meterFactory: metrics.MeterFactory);
         await engine.StartAsync();
-        return new EngineHarness(engine, clock, rooms, store, metrics);
+        return new EngineHarness(engine, clock, timers, rooms, store, metrics);
     }
 
     public void Advance(TimeSpan delta) => Clock.Advance(delta);

@@ -1,5 +1,3 @@
-using Presence.Testing;
-
 namespace Presence.Core.Tests;
 
 public sealed class PresenceOptionsTests
@@ -80,7 +78,7 @@ public sealed class PresenceOptionsTests
     public async Task Create_CopiesOptions_LaterChangesHaveNoEffect()
     {
         var options = new PresenceOptions { ServerName = ServerName.Parse("example.org") };
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         await using var engine = PresenceEngine.Create(options, new InMemoryMembershipView(), timeProvider: clock);
         await engine.StartAsync();
         options.SyncTimeout = TimeSpan.FromHours(1);

@@ -2,12 +2,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using Presence.Sample;
-using Presence.Testing;
 
 namespace Presence.Integration.Tests;
 
-/// <summary>Two sample homeservers on loopback, over real HTTP, on one manual clock.</summary>
+/// <summary>Two sample homeservers on loopback, over real HTTP, on one fake clock.</summary>
 [CancelAfter(30_000)]
 public sealed class SampleHomeserverTests
 {
@@ -16,7 +16,7 @@ public sealed class SampleHomeserverTests
     private static readonly UserId Alice = UserId.Parse("@alice:a.localhost");
     private static readonly UserId Bob = UserId.Parse("@bob:b.localhost");
 
-    private ManualTimeProvider _clock = null!;
+    private FakeTimeProvider _clock = null!;
     private SampleHomeserver _a = null!;
     private SampleHomeserver _b = null!;
     private HttpClient _http = null!;
@@ -24,7 +24,7 @@ public sealed class SampleHomeserverTests
     [SetUp]
     public async Task StartAsync()
     {
-        _clock = new ManualTimeProvider();
+        _clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var rooms = new InMemoryMembershipView();
         _a = await SampleHomeserver.StartAsync(new SampleHomeserverOptions { ServerName = A, Users = ["alice", "carol"], Rooms = rooms, Time = _clock });
         _b = await SampleHomeserver.StartAsync(new SampleHomeserverOptions { ServerName = B, Users = ["bob"], Rooms = rooms, Time = _clock });

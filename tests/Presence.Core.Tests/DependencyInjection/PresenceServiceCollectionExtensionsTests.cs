@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using NSubstitute;
-using Presence.Testing;
 
 namespace Presence.Core.Tests.DependencyInjection;
 
@@ -10,7 +9,7 @@ public sealed class PresenceServiceCollectionExtensionsTests
     [Test]
     public async Task AddPresence_WithView_ResolvesAWorkingSingletonEngine()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);
         services.AddPresence(o => o.ServerName = ServerName.Parse("example.org")).UseMembershipView(new InMemoryMembershipView());
@@ -69,7 +68,7 @@ public sealed class PresenceServiceCollectionExtensionsTests
     [Test]
     public async Task UseTransport_GivesTheEngineAWayToOtherServers()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var transport = Substitute.For<IPresenceTransport>();
         var services = new ServiceCollection();
         services.AddSingleton<TimeProvider>(clock);

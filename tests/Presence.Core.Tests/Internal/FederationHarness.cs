@@ -1,11 +1,11 @@
-using Presence.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Presence.Core.Tests.Internal;
 
-/// <summary>Several servers on one manual clock, one in-memory network and one shared view of rooms.</summary>
+/// <summary>Several servers on one fake clock, one in-memory network and one shared view of rooms.</summary>
 internal sealed class FederationHarness : IAsyncDisposable
 {
-    private FederationHarness(ManualTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> servers)
+    private FederationHarness(FakeTimeProvider clock, InMemoryPresenceNetwork network, InMemoryMembershipView rooms, Dictionary<ServerName, (IPresenceEngine Engine, EngineMetrics Metrics, CapturingTransport Sent)> servers)
     {
         Clock = clock;
         Network = network;
@@ -13,30 +13,30 @@ internal sealed class FederationHarness : IAsyncDisposable
         Servers = servers;
     }
 
-    public ManualTimeProvider Clock { get; }
+    public FakeTimeProvider Clock { get; }
 
     public InMemoryPresenceNetwork Network { get; }
 
     public InMemoryMembershipView Rooms { get; }
 
-    public Dictionary<ServerName, (IPresenceEngine Engine, MetricsCollector Metrics, CapturingTransport Sent)> Servers { get; }
+    public Dictionary<ServerName, (IPresenceEngine Engine, EngineMetrics Metrics, CapturingTransport Sent)> Servers { get; }
 
     public IPresenceEngine this[ServerName server] => Servers[server].Engine;
 
-    public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null)
+    public static async Task<FederationHarness> StartAsync(ServerName[] names, Action<PresenceOptions>? configure = null, InMemoryPresenceListStore[]? listStores = null, ILoggerFactory? loggerFactory = null)
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var network = new InMemoryPresenceNetwork(clock);
         var rooms = new InMemoryMembershipView();
-        var servers = new Dictionary<ServerName, (IPresenceEngine, MetricsCollector, CapturingTransport)>();
+        var servers = new Dictionary<ServerName, (IPresenceEngine, EngineMetrics, CapturingTransport)>();
         for (int i = 0; i < names.Length; i++)
         {
             var name = names[i];
             var options = new PresenceOptions { ServerName = name };
             configure?.Invoke(options);
-            var metrics = new MetricsCollector();
+            var metrics = new EngineMetrics(); // a meter factory per server
             var transport = new CapturingTransport(network.CreateTransport(name), clock);
-            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, meterFactory: metrics, transport: transport, listStore: listStores?[i]);
+            var engine = PresenceEngine.Create(options, rooms, timeProvider: clock, loggerFactory: loggerFactory, meterFactory: metrics.MeterFactory, transport: transport, listStore: listStores?[i]);
             await engine.StartAsync();
             network.Attach(name, engine);
             servers[name] = (engine, metrics, transport);

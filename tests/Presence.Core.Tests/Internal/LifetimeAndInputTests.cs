@@ -1,4 +1,3 @@
-using Presence.Testing;
 using static Presence.Core.Tests.EngineHarness;
 
 namespace Presence.Core.Tests.Internal;
@@ -11,7 +10,7 @@ public sealed class LifetimeAndInputTests
     [Test]
     public async Task Calls_BeforeStart_ThrowInvalidOperation()
     {
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), timeProvider: new ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), timeProvider: new FakeTimeProvider(EngineHarness.Start));
 
         var error = Assert.Throws<InvalidOperationException>(() => engine.Heartbeat(Alice, "D1"));
         Assert.That(error!.Message, Does.Contain("StartAsync"));
@@ -88,7 +87,7 @@ public sealed class LifetimeAndInputTests
             h.Advance(TimeSpan.FromMilliseconds(100));
         }
 
-        int timers = h.Clock.ActiveTimers;
+        int timers = h.Timers.ArmedTimers;
         h.Advance(TimeSpan.FromMilliseconds(19_950));
 
         Assert.That(timers, Is.EqualTo(1), "one timer drives every deadline");

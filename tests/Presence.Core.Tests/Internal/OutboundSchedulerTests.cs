@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Presence.Internal;
-using Presence.Testing;
 
 namespace Presence.Core.Tests.Internal;
 
@@ -16,11 +15,14 @@ public sealed class OutboundSchedulerTests
 
     private sealed class Fixture : IDisposable
     {
-        public ManualTimeProvider Clock { get; } = new();
+        public FakeTimeProvider Clock => Timers.Clock;
+
+        /// <summary>Gets the clock as the scheduler sees it: <see cref="Clock"/>, tracking its timers.</summary>
+        public TimerTrackingTimeProvider Timers { get; } = new(new FakeTimeProvider(EngineHarness.Start));
 
         public RecordingTransport Transport { get; } = new();
 
-        public MetricsCollector Metrics { get; } = new();
+        public EngineMetrics Metrics { get; } = new();
 
         public List<ServerName> GaveUp { get; } = [];
 
@@ -30,8 +32,8 @@ public sealed class OutboundSchedulerTests
         {
             var options = new PresenceFederationOptions();
             configure?.Invoke(options);
-            var instruments = new PresenceInstruments(Metrics, () => 0, () => 0, () => 0, () => 0, () => 0);
-            Scheduler = new OutboundScheduler(options, Transport, Clock, new TimeBase(Clock), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
+            var instruments = new PresenceInstruments(Metrics.MeterFactory, () => 0, () => 0, () => 0, () => 0, () => 0);
+            Scheduler = new OutboundScheduler(options, Transport, Timers, new TimeBase(Timers), NullLogger.Instance, instruments, GaveUp.Add, CancellationToken.None);
         }
 
         public void Enqueue(ServerName destination, params PresenceSnapshot[] snapshots)
@@ -53,7 +55,7 @@ public sealed class OutboundSchedulerTests
 
         public Func<ServerName, bool> Fail { get; set; } = _ => false;
 
-        public ManualTimeProvider? Clock { get; set; }
+        public FakeTimeProvider? Clock { get; set; }
 
         /// <summary>When set, each send completes only when the test completes the task it hands out.</summary>
         public Queue<TaskCompletionSource>? Pending { get; set; }
@@ -98,7 +100,7 @@ public sealed class OutboundSchedulerTests
         using var f = new Fixture();
         f.Transport.Clock = f.Clock;
         f.Enqueue(Dest, State(User(1)));
-        f.Clock.Advance(Window);
+        f.Timers.AdvanceTimerByTimer(Window); // the first flush happens on its slot
         var first = f.Transport.Sent.Single().At;
 
         f.Enqueue(Dest, State(User(2)));
@@ -136,7 +138,7 @@ public sealed class OutboundSchedulerTests
         }
 
         f.Scheduler.Pump();
-        f.Clock.Advance(Window);
+        f.Timers.AdvanceTimerByTimer(Window); // each flush happens on its destination's slot
 
         Assert.That(f.Transport.Sent, Has.Count.EqualTo(1000), "one message per destination with changes");
         var perSecond = f.Transport.Sent.GroupBy(s => (int)(s.At - start).TotalSeconds).ToDictionary(g => g.Key, g => g.Count());
@@ -170,7 +172,7 @@ public sealed class OutboundSchedulerTests
 
         f.Enqueue(Dest, State(User(1), "v2"), State(User(2))); // newer states arrive while the peer is failing
 
-        f.Clock.Advance(TimeSpan.FromSeconds(30));
+        f.Timers.AdvanceTimerByTimer(TimeSpan.FromSeconds(30)); // each retry happens when it is due
 
         Assert.That(failedAt, Has.Count.EqualTo(3));
         var gaps = failedAt.Zip(failedAt.Skip(1), (a, b) => b - a).ToList();

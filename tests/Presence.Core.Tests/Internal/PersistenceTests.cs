@@ -1,6 +1,5 @@
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
-using Presence.Testing;
 using static Presence.Core.Tests.EngineHarness;
 
 namespace Presence.Core.Tests.Internal;
@@ -14,7 +13,7 @@ public sealed class PersistenceTests
     public async Task Restart_OnTheSameStore_RecoversRequestedStateStatusAndLastActive()
     {
         var store = new InMemoryPresenceStore();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var start = clock.GetUtcNow();
         await using (var first = await StartAsync(store: store, clock: clock))
         {
@@ -44,7 +43,7 @@ public sealed class PersistenceTests
     public async Task Heartbeats_DoNotWriteToTheStore(int extraHeartbeats)
     {
         var store = new CountingStore();
-        var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new ManualTimeProvider());
+        var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
 
         engine.Heartbeat(Alice, "D1");
@@ -75,9 +74,9 @@ public sealed class PersistenceTests
             saved.TrySetResult(call.Arg<IReadOnlyList<PresenceRecord>>().Single());
             return ValueTask.CompletedTask;
         });
-        var clock = new ManualTimeProvider();
-        var metrics = new MetricsCollector();
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics);
+        var clock = new FakeTimeProvider(EngineHarness.Start);
+        using var metrics = new EngineMetrics();
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, clock, meterFactory: metrics.MeterFactory);
         await engine.StartAsync();
 
         engine.SetPresence(Alice, "D1", PresenceState.Online, "v1");
@@ -119,7 +118,7 @@ public sealed class PersistenceTests
         lists.LoadAllAsync(Arg.Any<CancellationToken>()).Returns(
             _ => throw new InvalidOperationException("no database"),
             _ => AsyncEnumerable.Empty<PresenceListEntry>());
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), new InMemoryPresenceStore(), new ManualTimeProvider(), listStore: lists);
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), new InMemoryPresenceStore(), new FakeTimeProvider(EngineHarness.Start), listStore: lists);
 
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await engine.StartAsync());
         await engine.StartAsync();
@@ -146,7 +145,7 @@ public sealed class PersistenceTests
     public async Task ContinuousActivity_LastActiveIsSavedAndRecovered()
     {
         var store = new InMemoryPresenceStore();
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         DateTimeOffset lastActivity;
         await using (var first = await StartAsync(store: store, clock: clock))
         {
@@ -168,7 +167,7 @@ public sealed class PersistenceTests
     [Test]
     public async Task Load_SanitizesWhatTheStoreReturns()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var store = new InMemoryPresenceStore();
         await store.SaveAsync(
             [

@@ -1,5 +1,3 @@
-using Presence.Testing;
-
 namespace Presence.Core.Tests.Internal;
 
 [CancelAfter(20_000)]
@@ -263,7 +261,7 @@ public sealed class PresenceListTests
     [Test]
     public async Task Restart_KeepsListsPermissionsAndVisibility()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         var store = new InMemoryPresenceStore();
         var lists = new InMemoryPresenceListStore();
         var rooms = new InMemoryMembershipView();

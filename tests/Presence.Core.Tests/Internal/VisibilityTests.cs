@@ -98,7 +98,7 @@ public sealed class VisibilityTests
     public async Task MembershipView_IsCachedAndKeptCurrentByJoinsWithoutAskingAgain()
     {
         var view = RoomView(("!r:example.org", [Alice, Bob]));
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
 
         for (int i = 0; i < 5; i++)
@@ -160,7 +160,7 @@ public sealed class VisibilityTests
         var view = Substitute.For<IMembershipView>();
         view.GetRoomsOfUserAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlyCollection<string>>(["!r:example.org"]));
         view.GetMembersOfRoomAsync(Arg.Any<string>(), Arg.Any<CancellationToken>()).Returns(new ValueTask<IReadOnlyCollection<UserId>>(members));
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
         Assert.That((await engine.GetPresenceAsync(Bob, Alice)).IsAllowed, Is.True);
 
@@ -173,7 +173,7 @@ public sealed class VisibilityTests
     public async Task MembershipCache_WhenFull_EvictsTheOldestEntry()
     {
         var view = RoomView();
-        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new Presence.Testing.ManualTimeProvider());
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server, MembershipCacheCapacity = 2 }, view, timeProvider: new FakeTimeProvider(EngineHarness.Start));
         await engine.StartAsync();
         var (a, b, c) = (User("a"), User("b"), User("c"));
         var viewer = UserId.Parse("@viewer:remote.example");
@@ -196,7 +196,7 @@ public sealed class VisibilityTests
         var view = Substitute.For<IMembershipView>();
         view.GetRoomsOfUserAsync(Arg.Any<UserId>(), Arg.Any<CancellationToken>())
             .Returns(_ => new ValueTask<IReadOnlyCollection<string>>([]), _ => throw new InvalidOperationException("view down"));
-        var clock = new Presence.Testing.ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, view, timeProvider: clock);
         await engine.StartAsync();
         await using var feed = await engine.SubscribeAsync(Bob);
