@@ -70,8 +70,10 @@ public class HeartbeatBreakdownBenchmarks : MillionUsersBenchmark
         {
         }
 
-        public void OnLoadNeeded(UserId user)
+        public bool TryLoadNow(UserId user, out PresenceRecord? record)
         {
+            record = null;
+            return true;
         }
 
         public void OnEvictable(UserId user)

@@ -25,7 +25,7 @@ public interface IPresenceEngine : IAsyncDisposable
     /// </summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
-    /// <param name="setPresence">The sync request's <c>set_presence</c>, if given: the device's state from now on.</param>
+    /// <param name="setPresence">The sync request's <c>set_presence</c>, if given: the device's state from now on — except that it never replaces busy (a user who set busy stays busy until they set something else).</param>
     void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null);
 
     /// <summary>

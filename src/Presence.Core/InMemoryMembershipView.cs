@@ -6,7 +6,7 @@ namespace Presence;
 /// <see cref="IPresenceEngine.UserJoinedRoomAsync"/> / <see cref="IPresenceEngine.UserLeftRoomAsync"/>. Rooms named in
 /// <see cref="ExcludeRoom"/> are left out of its answers (large public rooms, for example). Thread-safe.
 /// </summary>
-public sealed class InMemoryMembershipView : IMembershipView
+public sealed class InMemoryMembershipView : IMembershipView, Presence.Internal.IInstantMembershipView
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, HashSet<UserId>> _members = new(StringComparer.Ordinal);
@@ -76,22 +76,28 @@ public sealed class InMemoryMembershipView : IMembershipView
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyCollection<string>> GetRoomsOfUserAsync(UserId user, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            string[] rooms = _rooms.TryGetValue(user, out var set) ? [.. set.Where(room => !_excluded.Contains(room))] : [];
-            return ValueTask.FromResult<IReadOnlyCollection<string>>(rooms);
-        }
-    }
+        => ValueTask.FromResult(((Presence.Internal.IInstantMembershipView)this).RoomsOf(user));
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyCollection<UserId>> GetMembersOfRoomAsync(string roomId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(roomId);
+        return ValueTask.FromResult(((Presence.Internal.IInstantMembershipView)this).MembersOf(roomId));
+    }
+
+    IReadOnlyCollection<string> Presence.Internal.IInstantMembershipView.RoomsOf(UserId user)
+    {
         lock (_lock)
         {
-            UserId[] members = !_excluded.Contains(roomId) && _members.TryGetValue(roomId, out var set) ? [.. set] : [];
-            return ValueTask.FromResult<IReadOnlyCollection<UserId>>(members);
+            return _rooms.TryGetValue(user, out var set) ? [.. set.Where(room => !_excluded.Contains(room))] : [];
+        }
+    }
+
+    IReadOnlyCollection<UserId> Presence.Internal.IInstantMembershipView.MembersOf(string roomId)
+    {
+        lock (_lock)
+        {
+            return !_excluded.Contains(roomId) && _members.TryGetValue(roomId, out var set) ? [.. set] : [];
         }
     }
 

@@ -6,7 +6,7 @@ namespace Presence;
 /// The default store: records in memory, kept for the life of this object. An engine restarted on the same
 /// instance recovers its users; nothing survives the process. Thread-safe.
 /// </summary>
-public sealed class InMemoryPresenceStore : IPresenceStore
+public sealed class InMemoryPresenceStore : IPresenceStore, Presence.Internal.IInstantPresenceStore
 {
     private readonly ConcurrentDictionary<UserId, PresenceRecord> _records = new();
     private int _loads;
@@ -19,6 +19,8 @@ public sealed class InMemoryPresenceStore : IPresenceStore
     /// <param name="record">The record when the method returns <see langword="true"/>.</param>
     /// <returns><see langword="true"/> when a record is saved for <paramref name="user"/>.</returns>
     public bool TryGet(UserId user, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PresenceRecord? record) => _records.TryGetValue(user, out record);
+
+    PresenceRecord? Presence.Internal.IInstantPresenceStore.Find(UserId user) => _records.GetValueOrDefault(user);
 
     /// <inheritdoc/>
     public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken)

@@ -9,7 +9,7 @@ internal sealed class EngineHarness : IAsyncDisposable
     /// <summary>Where every test clock starts: 2026-01-01T00:00:00Z.</summary>
     public static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private EngineHarness(IPresenceEngine engine, FakeTimeProvider clock, TimerTrackingTimeProvider timers, InMemoryMembershipView rooms, InMemoryPresenceStore store, EngineMetrics metrics)
+    private EngineHarness(IPresenceEngine engine, FakeTimeProvider clock, TimerTrackingTimeProvider timers, InMemoryMembershipView rooms, IPresenceStore store, EngineMetrics metrics)
     {
         Engine = engine;
         Clock = clock;
@@ -28,7 +28,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public InMemoryMembershipView Rooms { get; }
 
-    public InMemoryPresenceStore Store { get; }
+    public IPresenceStore Store { get; }
 
     public EngineMetrics Metrics { get; }
 
@@ -40,7 +40,7 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public static async Task<EngineHarness> StartAsync(
         Action<PresenceOptions>? configure = null,
-        InMemoryPresenceStore? store = null,
+        IPresenceStore? store = null,
         FakeTimeProvider? clock = null,
         InMemoryMembershipView? rooms = null)
     {

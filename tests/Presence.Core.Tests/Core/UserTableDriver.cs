@@ -1,5 +1,4 @@
 using Presence.Internal;
-using Presence.Testing;
 using static Presence.Core.Tests.Core.UserTableScenario;
 
 namespace Presence.Core.Tests.Core;
@@ -33,7 +32,7 @@ internal sealed class UserTableDriver
 
     private UserTableDriver(int maxDevices, bool syncSetPresenceReplacesBusy)
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(EngineHarness.Start);
         if (clock.TimestampFrequency != TimeSpan.TicksPerSecond)
         {
             throw new InvalidOperationException("The model counts time in 100 ns ticks.");
@@ -352,5 +351,11 @@ internal sealed class UserTableDriver
         }
 
         public void OnDeviceDropped(DropReason reason) => Drops[reason] = Drops.GetValueOrDefault(reason) + 1;
+
+        public bool TryLoadNow(UserId user, out PresenceRecord? record) => throw new InvalidOperationException("A bare table reads no store.");
+
+        public void OnEvictable(UserId user)
+        {
+        }
     }
 }

@@ -16,7 +16,7 @@ internal sealed class Shard : IUserTableObserver
     {
         Id = id;
         _owner = owner;
-        Table = new UserTable(options, this, time);
+        Table = new UserTable(options, this, time, loadOnDemand: true);
     }
 
     public int Id { get; }
@@ -48,7 +48,7 @@ internal sealed class Shard : IUserTableObserver
 
     void IUserTableObserver.OnDeviceDropped(DropReason reason) => _owner.OnDeviceDropped(reason);
 
-    void IUserTableObserver.OnLoadNeeded(UserId user) => _owner.OnLoadNeeded(user);
+    bool IUserTableObserver.TryLoadNow(UserId user, out PresenceRecord? record) => _owner.TryLoadNow(user, out record);
 
     void IUserTableObserver.OnEvictable(UserId user) => Evictable.Enqueue(user);
 
@@ -63,5 +63,6 @@ internal interface IShardOwner
 
     void OnDeviceDropped(DropReason reason);
 
-    void OnLoadNeeded(UserId user);
+    /// <summary>Answers at once when the store needs no I/O; otherwise starts a background read and returns false.</summary>
+    bool TryLoadNow(UserId user, out PresenceRecord? record);
 }

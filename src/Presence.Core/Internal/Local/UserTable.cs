@@ -23,8 +23,12 @@ internal interface IUserTableObserver
     /// <summary>A device was dropped.</summary>
     void OnDeviceDropped(DropReason reason);
 
-    /// <summary>A local user the table does not hold was created by an input: their stored record must be read and merged.</summary>
-    void OnLoadNeeded(UserId user);
+    /// <summary>
+    /// A local user the table does not hold is being created by an input: the owner answers at once when its store can
+    /// without I/O (<paramref name="record"/> null when there is none), or returns <see langword="false"/> and reads the record
+    /// in the background, then calls <see cref="UserTable.MergeLoaded"/>.
+    /// </summary>
+    bool TryLoadNow(UserId user, out PresenceRecord? record);
 
     /// <summary>The user needs nothing of the table any more (no devices, nothing to save, or a remote user gone stale); the owner decides whether anyone else does.</summary>
     void OnEvictable(UserId user);
@@ -60,6 +64,10 @@ internal sealed class UserTable
     private readonly long _granularityTicks;
     private readonly int _maxDevices;
     private readonly long _evictTicks;
+
+    /// <summary>Whether the table belongs to an engine that reads local users from a store and evicts idle users, or is bare (tests, benchmarks).</summary>
+    private readonly bool _loadOnDemand;
+    private readonly bool _busyEnabled;
     private readonly Stack<int> _free = new();
     private UserSlot[] _slots;
 
@@ -68,8 +76,10 @@ internal sealed class UserTable
     private int _count;
     private long _sequence;
 
-    public UserTable(PresenceOptions options, IUserTableObserver observer, TimeBase time, int initialCapacity = 16)
+    public UserTable(PresenceOptions options, IUserTableObserver observer, TimeBase time, int initialCapacity = 16, bool loadOnDemand = false)
     {
+        _loadOnDemand = loadOnDemand;
+        _busyEnabled = options.EnableBusy;
         _observer = observer;
         _time = time;
         _idleTicks = time.ToTicks(options.IdleTimeout);
@@ -104,8 +114,13 @@ internal sealed class UserTable
     /// </summary>
     public void Load(PresenceRecord record, long now, bool busyEnabled)
     {
-        int index = GetOrAdd(record.User, loadOnDemand: false);
-        ref UserSlot u = ref _slots[index];
+        int index = GetOrAdd(record.User, loadOnDemand: false, now);
+        ApplyRecord(ref _slots[index], record, now, busyEnabled);
+    }
+
+    /// <summary>A stored record becomes the user's state: nothing is published for it (it reads as offline until something changes).</summary>
+    private void ApplyRecord(ref UserSlot u, PresenceRecord record, long now, bool busyEnabled)
+    {
         u.Requested = record.RequestedState == PresenceState.Busy && !busyEnabled ? PresenceState.Online : record.RequestedState;
         u.StatusMessage = record.StatusMessage;
         u.Visibility = record.Visibility;
@@ -134,7 +149,7 @@ internal sealed class UserTable
                 if (di >= 0)
                 {
                     ref DeviceSlot d = ref Device(ref u, di);
-                    if (setPresence is null || setPresence.GetValueOrDefault() == d.Requested)
+                    if (setPresence is null || setPresence.GetValueOrDefault() == d.Requested || d.Requested == PresenceState.Busy)
                     {
                         // The overwhelmingly common input: nothing changes, nothing is published.
                         d.LastSync = now;
@@ -149,13 +164,14 @@ internal sealed class UserTable
         int device = FindDevice(ref slot, deviceId);
         if (device < 0)
         {
-            device = AddDevice(index, deviceId, setPresence, now);
+            // A sync's set_presence never replaces busy (Synapse's rule): a user who asked for busy stays busy on a new device.
+            device = AddDevice(index, deviceId, slot.Requested == PresenceState.Busy ? null : setPresence, now);
         }
         else
         {
             ref DeviceSlot d = ref Device(ref slot, device);
             d.LastSync = now;
-            if (setPresence is { } requested && requested != d.Requested)
+            if (setPresence is { } requested && requested != d.Requested && d.Requested != PresenceState.Busy)
             {
                 Request(index, ref d, requested, now, explicitSet: false);
             }
@@ -265,7 +281,7 @@ internal sealed class UserTable
     /// </summary>
     public void ApplyRemote(PresenceSnapshot pushed, long now, long staleAfter)
     {
-        int index = GetOrAdd(pushed.User, loadOnDemand: false);
+        int index = GetOrAdd(pushed.User, loadOnDemand: false, now);
         ref UserSlot u = ref _slots[index];
         u.Remote = true;
 
@@ -344,7 +360,7 @@ internal sealed class UserTable
         u.Dirty = false;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
         u.SavedLastActive = lastActive;
-        if (u.DeviceCount == 0 && u.QuietSince != NoTime)
+        if (u.DeviceCount == 0 && u.QuietSince != NoTime && _loadOnDemand)
         {
             Schedule(index, Math.Max(now + 1, u.QuietSince + _evictTicks)); // saved: it may now leave memory in time
         }
@@ -366,9 +382,9 @@ internal sealed class UserTable
     }
 
     /// <summary>Sets who may see a local user; persisted.</summary>
-    public void SetVisibility(UserId user, PresenceVisibility visibility)
+    public void SetVisibility(UserId user, PresenceVisibility visibility, long now)
     {
-        int index = GetOrAdd(user, loadOnDemand: true);
+        int index = GetOrAdd(user, loadOnDemand: true, now);
         ref UserSlot u = ref _slots[index];
         if (u.Visibility != visibility)
         {
@@ -397,13 +413,15 @@ internal sealed class UserTable
     /// Finds or creates a user. A local user created by an input (<paramref name="loadOnDemand"/>) is marked loading and the
     /// owner is asked to read their record: until it is merged nothing is published for them and nothing saved.
     /// </summary>
-    private int GetOrAdd(UserId user, bool loadOnDemand)
+    private int GetOrAdd(UserId user, bool loadOnDemand, long now)
     {
         int hash = StableHash.Of(user);
         if (TryFind(user, hash, out int index))
         {
             return index;
         }
+
+        loadOnDemand &= _loadOnDemand;
 
         if (!_free.TryPop(out index))
         {
@@ -431,7 +449,14 @@ internal sealed class UserTable
         _index.Add(hash, index);
         if (loadOnDemand)
         {
-            _observer.OnLoadNeeded(user);
+            if (_observer.TryLoadNow(user, out var record))
+            {
+                _slots[index].Loading = false;
+                if (record is not null)
+                {
+                    ApplyRecord(ref _slots[index], record, now, _busyEnabled);
+                }
+            }
         }
 
         return index;
@@ -519,7 +544,7 @@ internal sealed class UserTable
     /// <summary>Finds or creates the user and drops devices whose time is up, so an input never revives a device that timed out.</summary>
     private int Prepare(UserId user, long now)
     {
-        int index = GetOrAdd(user, loadOnDemand: true);
+        int index = GetOrAdd(user, loadOnDemand: true, now);
         ref UserSlot u = ref _slots[index];
         if (u.ScheduledDue <= now)
         {
@@ -763,7 +788,7 @@ internal sealed class UserTable
                 Schedule(index, u.RemoteExpiry);
             }
 
-            if (u.PublishedState == PresenceState.Unknown)
+            if (u.PublishedState == PresenceState.Unknown && _loadOnDemand)
             {
                 _observer.OnEvictable(u.User); // expired: nothing of it is worth holding
                 Schedule(index, now + _evictTicks); // asked again later if someone still needed it
@@ -797,7 +822,7 @@ internal sealed class UserTable
             MarkDirty(index);
         }
 
-        if (u.DeviceCount == 0 && !u.Loading)
+        if (u.DeviceCount == 0 && !u.Loading && _loadOnDemand)
         {
             if (u.QuietSince == NoTime)
             {

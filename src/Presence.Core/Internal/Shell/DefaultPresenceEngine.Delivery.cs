@@ -325,7 +325,7 @@ internal sealed partial class DefaultPresenceEngine
             EnqueueAll(own, snapshot);
         }
 
-        bool complete = _rooms.IsComplete(user, null);
+        bool complete = _rooms.IsComplete(user, null) || TryFillInstantlyLocked(user);
         if (outbound)
         {
             RouteOutboundLocked(snapshot, complete); // subscribers now; room servers once the rooms are known
@@ -495,6 +495,34 @@ internal sealed partial class DefaultPresenceEngine
         {
             Interlocked.Decrement(ref _backgroundLookups);
         }
+    }
+
+    /// <summary>
+    /// Fills the cache for <paramref name="user"/> at once when the view answers without I/O (the in-memory view, which never
+    /// calls back into the engine); host views are asked in the background instead. Lock held.
+    /// </summary>
+    private bool TryFillInstantlyLocked(UserId user)
+    {
+        if (_membership is not IInstantMembershipView instant)
+        {
+            return false;
+        }
+
+        if (!_rooms.TryGetRooms(user, out _))
+        {
+            _rooms.FetchingRooms(user);
+            _rooms.CacheRooms(user, instant.RoomsOf(user));
+        }
+
+        var missing = new List<string>();
+        _rooms.IsComplete(user, missing);
+        foreach (var room in missing)
+        {
+            _rooms.FetchingMembers(room);
+            _rooms.CacheMembers(room, instant.MembersOf(room));
+        }
+
+        return _rooms.IsComplete(user, null);
     }
 
     /// <summary>Gets whether background membership lookups are still running (tests wait for them).</summary>

@@ -146,9 +146,10 @@ internal sealed partial class DefaultPresenceEngine
     {
         ArgumentNullException.ThrowIfNull(records);
         var byUser = new Dictionary<UserId, PresenceRecord>(records.Count);
+        var asked = new HashSet<UserId>(users);
         foreach (var record in records)
         {
-            if (record is null || !record.User.IsOn(_server))
+            if (record is null || !record.User.IsOn(_server) || !asked.Contains(record.User))
             {
                 Reject("stored_foreign_user", "the store returned a record that was not asked for");
                 continue;
@@ -180,20 +181,14 @@ internal sealed partial class DefaultPresenceEngine
             RequestWake(next, long.MinValue);
         }
 
-        lock (_lock)
+        foreach (var record in byUser.Values)
         {
-            if (_state != Running)
-            {
-                return;
-            }
+            NoteVisibility(record);
+        }
 
-            foreach (var record in byUser.Values)
-            {
-                if (record.Visibility != PresenceVisibility.RoomMembers && !_visibility.ContainsKey(record.User))
-                {
-                    _visibility[record.User] = record.Visibility;
-                }
-            }
+        if (Volatile.Read(ref _state) != Running)
+        {
+            return;
         }
 
         WithLock(static _ => { }); // delivers what the merges published

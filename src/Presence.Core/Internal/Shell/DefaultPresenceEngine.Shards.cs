@@ -3,8 +3,20 @@ namespace Presence.Internal;
 /// <summary>The interest side's access to the shards: reads and remote updates, each under the user's shard gate. Interest lock held.</summary>
 internal sealed partial class DefaultPresenceEngine
 {
-    /// <summary>Local users whose visibility is not the default (<see cref="PresenceVisibility.RoomMembers"/>).</summary>
-    private readonly Dictionary<UserId, PresenceVisibility> _visibility = [];
+    /// <summary>
+    /// Local users whose visibility is not the default (<see cref="PresenceVisibility.RoomMembers"/>): read under the interest
+    /// lock; written there, or when a record is read (possibly under a shard gate, hence concurrent).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<UserId, PresenceVisibility> _visibility = new();
+
+    /// <summary>A record was read from the store: its visibility joins the interest state unless a newer choice is there.</summary>
+    private void NoteVisibility(PresenceRecord? record)
+    {
+        if (record is not null && record.Visibility != PresenceVisibility.RoomMembers)
+        {
+            _visibility.TryAdd(record.User, record.Visibility);
+        }
+    }
 
     /// <summary>Who may see a user: a local user's choice; remote users are as their server sent them. Lock held.</summary>
     private PresenceVisibility VisibilityOfLocked(UserId user)
@@ -15,7 +27,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (visibility == PresenceVisibility.RoomMembers)
         {
-            _visibility.Remove(user);
+            _visibility.TryRemove(user, out _);
         }
         else
         {
@@ -25,7 +37,7 @@ internal sealed partial class DefaultPresenceEngine
         var shard = ShardOf(user);
         lock (shard.Gate)
         {
-            shard.Table.SetVisibility(user, visibility);
+            shard.Table.SetVisibility(user, visibility, shard.Now(_time));
         }
     }
 

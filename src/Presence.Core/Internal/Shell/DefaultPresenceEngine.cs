@@ -163,13 +163,6 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             }
 
             _state = Disposed;
-            foreach (var shard in _shards)
-            {
-                lock (shard.Gate)
-                {
-                    shard.Table.MarkUnsavedLastActive(shard.Now(_time)); // last-active that moved within the granularity is saved too
-                }
-            }
             subscriptions = [.. _subscribers.Values.SelectMany(static list => list)];
             _subscribers.Clear();
             _subscriptionCount = 0;
@@ -186,8 +179,26 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             subscription.Close();
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        // Records being read are merged first, so what their users did meanwhile is saved with the rest.
         _loadRequests.Writer.TryComplete();
+        try
+        {
+            await _loader.WaitAsync(_options.ShutdownTimeout, _time).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.StoreLoadFailed(_logger, ex);
+        }
+
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.Table.MarkUnsavedLastActive(shard.Now(_time)); // last-active that moved within the granularity is saved too
+            }
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
         _saveDeadline.CancelAfter(_options.ShutdownTimeout);
         _dirty.Writer.TryComplete();
         try
@@ -420,7 +431,19 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
     void IShardOwner.OnDirty(UserId user) => _dirty.Writer.TryWrite(user);
 
-    void IShardOwner.OnLoadNeeded(UserId user) => RequestLoad(user);
+    bool IShardOwner.TryLoadNow(UserId user, out PresenceRecord? record)
+    {
+        if (_store is IInstantPresenceStore instant)
+        {
+            record = instant.Find(user); // our own in-memory store: no I/O, no host code
+            NoteVisibility(record);
+            return true;
+        }
+
+        record = null;
+        RequestLoad(user);
+        return false;
+    }
 
     void IShardOwner.OnDeviceDropped(DropReason reason)
     {
