@@ -16,6 +16,9 @@ public sealed class PresenceOptionsTests
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MaxDevicesPerUser = 256), "PresenceOptions.MaxDevicesPerUser").SetName("Devices above 255");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MembershipCacheCapacity = 0), "PresenceOptions.MembershipCacheCapacity").SetName("Cache capacity zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.ShutdownTimeout = TimeSpan.Zero), "PresenceOptions.ShutdownTimeout").SetName("Shutdown timeout zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.EvictAfter = TimeSpan.Zero), "PresenceOptions.EvictAfter").SetName("Evict-after zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.ShardCount = -1), "PresenceOptions.ShardCount").SetName("Shard count negative");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.ShardCount = PresenceOptions.MaxShardCount + 1), "PresenceOptions.ShardCount").SetName("Shard count above the maximum");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.BatchWindow = TimeSpan.FromSeconds(5)), "PresenceOptions.Federation.BatchWindow").SetName("Federation window below 10 s");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.BatchWindow = TimeSpan.FromMinutes(2)), "PresenceOptions.Federation.BatchWindow").SetName("Federation window above a minute");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxEntriesPerMessage = 0), "PresenceOptions.Federation.MaxEntriesPerMessage").SetName("Entries per message zero");
@@ -72,6 +75,18 @@ public sealed class PresenceOptionsTests
 
         Assert.That(copy.Federation.BatchWindow, Is.EqualTo(PresenceFederationOptions.DefaultBatchWindow));
         Assert.That(copy.Federation, Is.Not.SameAs(options.Federation));
+    }
+
+    [Test]
+    public void Create_CopiesExcludedRooms()
+    {
+        var options = new PresenceOptions { ServerName = ServerName.Parse("example.org") };
+        options.ExcludedRooms.Add("!huge:example.org");
+        var copy = options.Clone();
+
+        options.ExcludedRooms.Add("!later:example.org");
+
+        Assert.That(copy.ExcludedRooms, Is.EquivalentTo(new[] { "!huge:example.org" }));
     }
 
     [Test]
