@@ -15,6 +15,7 @@ public abstract class MillionUsersBenchmark
     {
         Users = new TrackedUsers(new FrozenTimeProvider());
         Users.ConnectAll();
+        Users.WaitUntilSettled(); // the set-up's background reads and saves are over before anything is measured
     }
 
     [GlobalCleanup]
