@@ -184,10 +184,18 @@ internal sealed class OutboundScheduler
     private void ClearLocked(Peer peer)
     {
         _queuedEntries -= peer.Pending.Count;
+        bool large = peer.Pending.Count > 64;
         peer.Pending.Clear();
         peer.Polls.Clear();
         peer.Unpolls.Clear();
         peer.Lists.Clear();
+        if (large)
+        {
+            peer.Pending.TrimExcess(); // a burst does not pin its peak capacity for every destination
+            peer.Polls.TrimExcess();
+            peer.Unpolls.TrimExcess();
+            peer.Lists.TrimExcess();
+        }
         peer.Reminder = false;
         peer.Urgent = false;
     }

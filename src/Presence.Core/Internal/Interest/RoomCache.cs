@@ -13,6 +13,7 @@ internal sealed class RoomCache
     private readonly Dictionary<UserId, UserEntry> _users = [];
     private readonly Queue<(string? Room, UserId User, long Stamp)> _order = new();
     private readonly HashSet<string> _excluded;
+    private readonly Dictionary<string, ServerName> _servers = new(StringComparer.Ordinal);
     private readonly ServerName _local;
     private readonly long _capacity;
     private readonly HashSet<string> _roomsInFlight = new(StringComparer.Ordinal);
@@ -38,7 +39,8 @@ internal sealed class RoomCache
 
     public bool IsExcluded(string room) => _excluded.Contains(room);
 
-    public bool TryGetRooms(UserId user, out HashSet<string> rooms)
+    /// <summary>Gets a user's cached rooms, sorted ordinally.</summary>
+    public bool TryGetRooms(UserId user, out string[] rooms)
     {
         if (_users.TryGetValue(user, out var entry))
         {
@@ -46,7 +48,7 @@ internal sealed class RoomCache
             return true;
         }
 
-        rooms = null!;
+        rooms = [];
         return false;
     }
 
@@ -93,12 +95,23 @@ internal sealed class RoomCache
         bool hasB = _users.TryGetValue(b, out var ofB);
         if (hasA && hasB)
         {
-            var (small, large) = ofA!.Rooms.Count <= ofB!.Rooms.Count ? (ofA.Rooms, ofB.Rooms) : (ofB.Rooms, ofA.Rooms);
-            foreach (var room in small)
+            // Both sorted: one merge walk.
+            string[] x = ofA!.Rooms, y = ofB!.Rooms;
+            for (int i = 0, j = 0; i < x.Length && j < y.Length;)
             {
-                if (large.Contains(room))
+                int order = string.CompareOrdinal(x[i], y[j]);
+                if (order == 0)
                 {
                     return true;
+                }
+
+                if (order < 0)
+                {
+                    i++;
+                }
+                else
+                {
+                    j++;
                 }
             }
 
@@ -142,7 +155,7 @@ internal sealed class RoomCache
             {
                 result = null;
             }
-            else if (server == _local ? members.Members.Count > 0 : members.Servers.ContainsKey(server))
+            else if (server == _local ? members.Members.Count > 0 : members.Servers?.ContainsKey(server) == true)
             {
                 return true;
             }
@@ -178,9 +191,12 @@ internal sealed class RoomCache
 
         foreach (var room in _users[user].Rooms)
         {
-            foreach (var server in _rooms[room].Servers.Keys)
+            if (_rooms[room].Servers is { } servers)
             {
-                into.Add(server);
+                foreach (var (server, _) in servers)
+                {
+                    into.Add(server);
+                }
             }
         }
 
@@ -210,7 +226,7 @@ internal sealed class RoomCache
         }
 
         RemoveUser(user);
-        var set = new HashSet<string>(StringComparer.Ordinal);
+        var set = new List<string>();
         foreach (var room in rooms)
         {
             if (!string.IsNullOrEmpty(room) && !_excluded.Contains(room))
@@ -219,9 +235,10 @@ internal sealed class RoomCache
             }
         }
 
-        var entry = new UserEntry(set, ++_stamp);
+        set.Sort(StringComparer.Ordinal);
+        var entry = new UserEntry([.. set.Distinct(StringComparer.Ordinal)], ++_stamp);
         _users[user] = entry;
-        _size += 1 + set.Count;
+        _size += 1 + entry.Rooms.Length;
         _order.Enqueue((null, user, entry.Stamp));
         Trim();
     }
@@ -236,12 +253,12 @@ internal sealed class RoomCache
         }
 
         RemoveRoom(room);
-        var entry = new RoomEntry(++_stamp);
+        var entry = new RoomEntry(++_stamp, members.TryGetNonEnumeratedCount(out int count) ? count : 0);
         foreach (var member in members)
         {
             if (!member.IsEmpty)
             {
-                entry.Add(member, _local);
+                entry.Add(member, this);
             }
         }
 
@@ -260,12 +277,12 @@ internal sealed class RoomCache
         }
 
         MarkChanged(user, room);
-        if (_users.TryGetValue(user, out var ofUser) && ofUser.Rooms.Add(room))
+        if (_users.TryGetValue(user, out var ofUser) && ofUser.Add(room))
         {
             _size++;
         }
 
-        if (_rooms.TryGetValue(room, out var entry) && entry.Add(user, _local))
+        if (_rooms.TryGetValue(room, out var entry) && entry.Add(user, this))
         {
             _size++;
         }
@@ -283,12 +300,12 @@ internal sealed class RoomCache
         }
 
         MarkChanged(user, room);
-        if (_users.TryGetValue(user, out var ofUser) && ofUser.Rooms.Remove(room))
+        if (_users.TryGetValue(user, out var ofUser) && ofUser.Remove(room))
         {
             _size--;
         }
 
-        if (_rooms.TryGetValue(room, out var entry) && entry.Remove(user, _local))
+        if (_rooms.TryGetValue(room, out var entry) && entry.Remove(user, this))
         {
             _size--;
         }
@@ -313,7 +330,7 @@ internal sealed class RoomCache
     {
         if (_users.Remove(user, out var old))
         {
-            _size -= 1 + old.Rooms.Count;
+            _size -= 1 + old.Rooms.Length;
         }
     }
 
@@ -366,48 +383,100 @@ internal sealed class RoomCache
         }
     }
 
-    private sealed class UserEntry(HashSet<string> rooms, long stamp)
+    /// <summary>
+    /// The server of a remote user, as one shared <see cref="ServerName"/> per server (a user ID's server part is otherwise a
+    /// new string each time, held once per room).
+    /// </summary>
+    private ServerName ServerOf(UserId user)
     {
-        public HashSet<string> Rooms { get; } = rooms;
+        string id = user.Value;
+        var part = id.AsSpan(id.IndexOf(':', StringComparison.Ordinal) + 1);
+        var lookup = _servers.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (!lookup.TryGetValue(part, out var server))
+        {
+            server = user.Server;
+            _servers[server.Value] = server;
+        }
 
-        public long Stamp { get; } = stamp;
+        return server;
     }
 
-    /// <summary>A room's members, and how many of them each other server has.</summary>
-    internal sealed class RoomEntry(long stamp)
+    /// <summary>A user's rooms: a sorted array (a user is in a handful of rooms; joins are rare, lookups common).</summary>
+    private sealed class UserEntry(string[] rooms, long stamp)
     {
-        public HashSet<UserId> Members { get; } = [];
-
-        public Dictionary<ServerName, int> Servers { get; } = [];
+        public string[] Rooms { get; private set; } = rooms;
 
         public long Stamp { get; } = stamp;
 
-        public bool Add(UserId user, ServerName local)
+        public bool Add(string room)
+        {
+            int at = Array.BinarySearch(Rooms, room, StringComparer.Ordinal);
+            if (at >= 0)
+            {
+                return false;
+            }
+
+            at = ~at;
+            var grown = new string[Rooms.Length + 1];
+            Array.Copy(Rooms, grown, at);
+            grown[at] = room;
+            Array.Copy(Rooms, at, grown, at + 1, Rooms.Length - at);
+            Rooms = grown;
+            return true;
+        }
+
+        public bool Remove(string room)
+        {
+            int at = Array.BinarySearch(Rooms, room, StringComparer.Ordinal);
+            if (at < 0)
+            {
+                return false;
+            }
+
+            var shrunk = new string[Rooms.Length - 1];
+            Array.Copy(Rooms, shrunk, at);
+            Array.Copy(Rooms, at + 1, shrunk, at, Rooms.Length - at - 1);
+            Rooms = shrunk;
+            return true;
+        }
+    }
+
+    /// <summary>A room's members, and how many of them each other server has (null while every member is local).</summary>
+    internal sealed class RoomEntry(long stamp, int capacity)
+    {
+        public HashSet<UserId> Members { get; } = new(capacity);
+
+        public Dictionary<ServerName, int>? Servers { get; private set; }
+
+        public long Stamp { get; } = stamp;
+
+        public bool Add(UserId user, RoomCache cache)
         {
             if (!Members.Add(user))
             {
                 return false;
             }
 
-            if (!user.IsOn(local))
+            if (!user.IsOn(cache._local))
             {
-                var server = user.Server;
+                var server = cache.ServerOf(user);
+                Servers ??= [];
                 Servers[server] = Servers.GetValueOrDefault(server) + 1;
             }
 
             return true;
         }
 
-        public bool Remove(UserId user, ServerName local)
+        public bool Remove(UserId user, RoomCache cache)
         {
             if (!Members.Remove(user))
             {
                 return false;
             }
 
-            if (!user.IsOn(local))
+            if (!user.IsOn(cache._local) && Servers is not null)
             {
-                var server = user.Server;
+                var server = cache.ServerOf(user);
                 int left = Servers.GetValueOrDefault(server) - 1;
                 if (left <= 0)
                 {

@@ -44,7 +44,22 @@ internal sealed class Shard : IUserTableObserver
 
     void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot) => Published.Enqueue(snapshot);
 
-    void IUserTableObserver.OnDirty(int index) => _owner.OnDirty(Table[index].User);
+    void IUserTableObserver.OnDirty(int index)
+    {
+        Dirty.Add(Table[index].User);
+        _owner.OnDirty(Table[index].User);
+    }
+
+    /// <summary>Users whose record must be saved (written under <see cref="Gate"/>; the write-behind loop takes the whole list).</summary>
+    public List<UserId> Dirty { get; private set; } = [];
+
+    /// <summary>Takes the users to save, leaving a fresh list (so a burst does not pin its peak capacity). Gate held.</summary>
+    public List<UserId> TakeDirty()
+    {
+        var taken = Dirty;
+        Dirty = [];
+        return taken;
+    }
 
     void IUserTableObserver.OnDeviceDropped(DropReason reason) => _owner.OnDeviceDropped(reason);
 

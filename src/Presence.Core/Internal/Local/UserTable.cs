@@ -55,7 +55,7 @@ internal sealed class UserTable
 
     /// <summary>User → slot; see <see cref="OpenIndex"/>.</summary>
     private OpenIndex _index;
-    private readonly PriorityQueue<int, long> _deadlines = new();
+    private PriorityQueue<int, long> _deadlines = new();
     private readonly IUserTableObserver _observer;
     private readonly TimeBase _time;
     private readonly long _idleTicks;
@@ -528,7 +528,51 @@ internal sealed class UserTable
         _slots[index] = default;
         _free.Push(index);
         _count--;
+        CompactIfSparse();
         return true;
+    }
+
+    /// <summary>
+    /// After many users left: when under a quarter of the slots are live, moves them into right-sized arrays and rebuilds
+    /// the index and the deadline heap, so memory follows the users held now, not the peak. Indexes change; none is held
+    /// across calls.
+    /// </summary>
+    private void CompactIfSparse()
+    {
+        if (_slots.Length <= 64 || _count * 4 > _slots.Length)
+        {
+            return;
+        }
+
+        var slots = new UserSlot[Math.Max(16, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, _count * 2)))];
+        var index = new OpenIndex(_count);
+        var deadlines = new PriorityQueue<int, long>(_count);
+        int live = 0;
+        for (int i = 0; i < _high; i++)
+        {
+            ref UserSlot u = ref _slots[i];
+            if (u.User.IsEmpty)
+            {
+                continue;
+            }
+
+            slots[live] = u;
+            index.Add(StableHash.Of(u.User), live);
+            if (u.ScheduledDue != NoDeadline)
+            {
+                deadlines.Enqueue(live, u.ScheduledDue);
+            }
+
+            live++;
+        }
+
+        Debug.Assert(live == _count, "Every live user is moved.");
+        _slots = slots;
+        _index = index;
+        _deadlines = deadlines;
+        _high = live;
+        _free.Clear();
+        _free.TrimExcess();
     }
 
     private bool IsEvictable(ref UserSlot u, long now)

@@ -155,8 +155,14 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         // What the user shared before: the members of their other rooms. The view already counts the new room (the host
-        // joined it before telling us), so both are asked for what the cache lacks and the new room is left out.
-        await EnsureRoomsAsync([user], cancellationToken).ConfigureAwait(false);
+        // joined it before telling us), so both are asked for what the cache lacks and the new room is left out. A remote
+        // joiner's rooms are not fetched just for this: without them every member counts as newly sharing, which costs at
+        // most a repeated entry in a batch, not memory for every remote user who ever joined.
+        if (user.IsOn(_server))
+        {
+            await EnsureRoomsAsync([user], cancellationToken).ConfigureAwait(false);
+        }
+
         await EnsureMembersAsync([roomId], cancellationToken).ConfigureAwait(false);
         if (_outbound is not null || _subscriptionCount > 0)
         {

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 
 namespace Presence.Internal;
@@ -11,31 +10,55 @@ internal sealed partial class DefaultPresenceEngine
 {
     private const int MaxUsersPerLoad = 256;
 
-    private readonly Channel<UserId> _loadRequests = Channel.CreateUnbounded<UserId>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<UserId, TaskCompletionSource> _pendingLoads = new();
+    /// <summary>Wakes the load loop; the users to read wait in <see cref="_loadQueue"/>.</summary>
+    private readonly Channel<bool> _loadWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    /// <summary>Guards <see cref="_loadQueue"/> and <see cref="_pendingLoads"/>; taken under a shard gate, never the reverse.</summary>
+    private readonly Lock _loadsLock = new();
+    private List<UserId> _loadQueue = [];
+    private Dictionary<UserId, TaskCompletionSource> _pendingLoads = [];
     private Task _loader = Task.CompletedTask;
 
     /// <summary>An input created a local user the engine did not hold: read their record in the background. Called under a shard gate.</summary>
     private void RequestLoad(UserId user)
     {
-        if (_pendingLoads.TryAdd(user, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
+        lock (_loadsLock)
         {
-            _loadRequests.Writer.TryWrite(user);
+            if (_pendingLoads.TryAdd(user, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
+            {
+                _loadQueue.Add(user);
+            }
         }
+
+        _loadWake.Writer.TryWrite(true);
     }
 
     /// <summary>Reads the records of users created by inputs, in batches, and merges them; retried with backoff while the store fails.</summary>
     private async Task LoadLoopAsync()
     {
-        var reader = _loadRequests.Reader;
-        var batch = new List<UserId>();
         var retryDelay = FirstRetryDelay;
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (await _loadWake.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) || _loadQueue.Count > 0)
         {
-            batch.Clear();
-            while (batch.Count < MaxUsersPerLoad && reader.TryRead(out var user))
+            _loadWake.Reader.TryRead(out _);
+            List<UserId> batch;
+            lock (_loadsLock)
             {
-                batch.Add(user);
+                if (_loadQueue.Count == 0)
+                {
+                    continue;
+                }
+
+                if (_loadQueue.Count <= MaxUsersPerLoad)
+                {
+                    batch = _loadQueue;
+                    _loadQueue = []; // a burst does not pin its peak capacity
+                }
+                else
+                {
+                    batch = _loadQueue.GetRange(0, MaxUsersPerLoad);
+                    _loadQueue.RemoveRange(0, MaxUsersPerLoad);
+                    _loadWake.Writer.TryWrite(true); // more to read
+                }
             }
 
             while (true)
@@ -69,12 +92,26 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            foreach (var user in batch)
+            List<TaskCompletionSource> done = new(batch.Count);
+            lock (_loadsLock)
             {
-                if (_pendingLoads.TryRemove(user, out var done))
+                foreach (var user in batch)
                 {
-                    done.TrySetResult();
+                    if (_pendingLoads.Remove(user, out var waiter))
+                    {
+                        done.Add(waiter);
+                    }
                 }
+
+                if (_pendingLoads.Count == 0 && _pendingLoads.EnsureCapacity(0) > 64)
+                {
+                    _pendingLoads = [];
+                }
+            }
+
+            foreach (var waiter in done)
+            {
+                waiter.TrySetResult();
             }
         }
     }
@@ -107,9 +144,15 @@ internal sealed partial class DefaultPresenceEngine
             {
                 (absent ??= []).Add(user);
             }
-            else if (!loaded && _pendingLoads.TryGetValue(user, out var pending))
+            else if (!loaded)
             {
-                (loading ??= []).Add(pending.Task);
+                lock (_loadsLock)
+                {
+                    if (_pendingLoads.TryGetValue(user, out var pending))
+                    {
+                        (loading ??= []).Add(pending.Task);
+                    }
+                }
             }
         }
 

@@ -9,67 +9,90 @@ internal sealed partial class DefaultPresenceEngine
 
     private async Task WriteBehindAsync()
     {
-        var reader = _dirty.Reader;
         var retryDelay = FirstRetryDelay;
         var batch = new List<PresenceRecord>();
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        bool more = true;
+        while (more)
         {
-            batch.Clear();
-            while (batch.Count < MaxRecordsPerSave && reader.TryRead(out var user))
+            more = await _dirtyWake.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false);
+            _dirtyWake.Reader.TryRead(out _); // one pass serves every wake-up so far; the last pass runs after completion
+            foreach (var shard in _shards)
             {
-                var shard = ShardOf(user);
+                List<UserId> users;
                 lock (shard.Gate)
                 {
-                    if (shard.Table.TryFind(user, out int index) && shard.Table[index].Dirty && !shard.Table[index].Loading)
+                    if (shard.Dirty.Count == 0)
                     {
-                        batch.Add(shard.Table.TakeRecord(index, shard.Now(_time)));
+                        continue;
+                    }
+
+                    users = shard.TakeDirty();
+                }
+
+                for (int at = 0; at < users.Count; at += MaxRecordsPerSave)
+                {
+                    batch.Clear();
+                    lock (shard.Gate)
+                    {
+                        long now = shard.Now(_time);
+                        for (int i = at; i < Math.Min(users.Count, at + MaxRecordsPerSave); i++)
+                        {
+                            if (shard.Table.TryFind(users[i], out int index) && shard.Table[index].Dirty && !shard.Table[index].Loading)
+                            {
+                                batch.Add(shard.Table.TakeRecord(index, now));
+                            }
+                        }
+                    }
+
+                    if (batch.Count > 0)
+                    {
+                        retryDelay = await SaveAsync(batch, retryDelay).ConfigureAwait(false);
                     }
                 }
             }
+        }
+    }
 
-            if (batch.Count == 0)
+    /// <summary>Saves one batch; on failure marks its users dirty again (they are retried) and waits with backoff. Returns the next delay.</summary>
+    private async Task<TimeSpan> SaveAsync(List<PresenceRecord> batch, TimeSpan retryDelay)
+    {
+        try
+        {
+            await _store.SaveAsync(batch.ToArray(), _saveDeadline.Token).ConfigureAwait(false);
+            return FirstRetryDelay;
+        }
+        catch (Exception ex)
+        {
+            _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "save"));
+            if (_stopping.IsCancellationRequested)
             {
-                continue;
+                Log.StoreSaveAbandoned(_logger, batch.Count, ex);
+                return retryDelay;
+            }
+
+            Log.StoreSaveFailed(_logger, batch.Count, retryDelay, ex);
+            foreach (var record in batch)
+            {
+                var shard = ShardOf(record.User);
+                lock (shard.Gate)
+                {
+                    if (shard.Table.TryFind(record.User, out int index))
+                    {
+                        shard.Table.MarkDirty(index);
+                    }
+                }
             }
 
             try
             {
-                await _store.SaveAsync(batch.ToArray(), _saveDeadline.Token).ConfigureAwait(false);
-                retryDelay = FirstRetryDelay;
+                await Task.Delay(retryDelay, _time, _stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (OperationCanceledException)
             {
-                _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "save"));
-                if (_stopping.IsCancellationRequested)
-                {
-                    Log.StoreSaveAbandoned(_logger, batch.Count, ex);
-                    continue;
-                }
-
-                Log.StoreSaveFailed(_logger, batch.Count, retryDelay, ex);
-                foreach (var record in batch)
-                {
-                    var shard = ShardOf(record.User);
-                    lock (shard.Gate)
-                    {
-                        if (shard.Table.TryFind(record.User, out int index))
-                        {
-                            shard.Table.MarkDirty(index);
-                        }
-                    }
-                }
-
-                try
-                {
-                    await Task.Delay(retryDelay, _time, _stopping.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Stopping: the loop drains what is queued once more.
-                }
-
-                retryDelay = retryDelay * 2 > LastRetryDelay ? LastRetryDelay : retryDelay * 2;
+                // Stopping: the loop drains what is queued once more.
             }
+
+            return retryDelay * 2 > LastRetryDelay ? LastRetryDelay : retryDelay * 2;
         }
     }
 }

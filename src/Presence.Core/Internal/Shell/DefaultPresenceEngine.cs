@@ -26,7 +26,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     private readonly Shard[] _shards;
     private readonly ITimer _timer;
     private readonly Lock _timerLock = new();
-    private readonly Channel<UserId> _dirty = Channel.CreateUnbounded<UserId>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Wakes the write-behind loop; the users to save wait in their shard's <see cref="Shard.Dirty"/> list.</summary>
+    private readonly Channel<bool> _dirtyWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _saveDeadline;
 
@@ -180,7 +181,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         }
 
         // Records being read are merged first, so what their users did meanwhile is saved with the rest.
-        _loadRequests.Writer.TryComplete();
+        _loadWake.Writer.TryComplete();
         try
         {
             await _loader.WaitAsync(_options.ShutdownTimeout, _time).ConfigureAwait(false);
@@ -200,7 +201,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _saveDeadline.CancelAfter(_options.ShutdownTimeout);
-        _dirty.Writer.TryComplete();
+        _dirtyWake.Writer.TryComplete();
         try
         {
             // Bounded even if the store ignores its token.
@@ -429,7 +430,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         }
     }
 
-    void IShardOwner.OnDirty(UserId user) => _dirty.Writer.TryWrite(user);
+    void IShardOwner.OnDirty(UserId user) => _dirtyWake.Writer.TryWrite(true); // the shard listed the user
 
     bool IShardOwner.TryLoadNow(UserId user, out PresenceRecord? record)
     {
