@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Presence.Internal;
 
 /// <summary>
@@ -26,8 +24,31 @@ internal sealed class Shard : IUserTableObserver
 
     public UserTable Table { get; }
 
-    /// <summary>Snapshots the table published, waiting for the engine to deliver them (written under <see cref="Gate"/>).</summary>
-    public ConcurrentQueue<PresenceSnapshot> Published { get; } = new();
+    /// <summary>Snapshots the table published, in order, waiting for the engine to deliver them (under <see cref="Gate"/>).</summary>
+    public List<PresenceSnapshot> Published { get; private set; } = [];
+
+    /// <summary>Whether anything waits to be delivered or evicted; a racy read is fine (the next drain takes it).</summary>
+    public bool HasWork => Volatile.Read(ref _pendingWork) != 0;
+
+    private int _pendingWork;
+
+    /// <summary>Takes what was published, leaving a fresh list (a burst does not pin its peak capacity). Gate held.</summary>
+    public List<PresenceSnapshot> TakePublished()
+    {
+        var taken = Published;
+        Published = [];
+        Volatile.Write(ref _pendingWork, Evictable.Count);
+        return taken;
+    }
+
+    /// <summary>Takes the users the table would forget. Gate held.</summary>
+    public List<UserId> TakeEvictable()
+    {
+        var taken = Evictable;
+        Evictable = [];
+        Volatile.Write(ref _pendingWork, Published.Count);
+        return taken;
+    }
 
     /// <summary>The shard's time, never earlier than a time it already used (monotonic even if the clock steps back). Gate held.</summary>
     public long Now(TimeProvider time)
@@ -42,7 +63,11 @@ internal sealed class Shard : IUserTableObserver
         return now;
     }
 
-    void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot) => Published.Enqueue(snapshot);
+    void IUserTableObserver.OnPublished(int index, PresenceSnapshot snapshot)
+    {
+        Published.Add(snapshot);
+        Volatile.Write(ref _pendingWork, 1);
+    }
 
     void IUserTableObserver.OnDirty(int index)
     {
@@ -65,10 +90,14 @@ internal sealed class Shard : IUserTableObserver
 
     bool IUserTableObserver.TryLoadNow(UserId user, out PresenceRecord? record) => _owner.TryLoadNow(user, out record);
 
-    void IUserTableObserver.OnEvictable(UserId user) => Evictable.Enqueue(user);
+    void IUserTableObserver.OnEvictable(UserId user)
+    {
+        Evictable.Add(user);
+        Volatile.Write(ref _pendingWork, 1);
+    }
 
-    /// <summary>Users the table would forget, waiting for the engine to check nobody else needs them (written under <see cref="Gate"/>).</summary>
-    public ConcurrentQueue<UserId> Evictable { get; } = new();
+    /// <summary>Users the table would forget, waiting for the engine to check nobody else needs them (under <see cref="Gate"/>).</summary>
+    public List<UserId> Evictable { get; private set; } = [];
 }
 
 /// <summary>What a shard tells the engine; must be safe to call under the shard's lock (no locks, no host code).</summary>

@@ -245,7 +245,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         foreach (var shard in _shards)
         {
-            if (shard.Evictable.IsEmpty)
+            if (!shard.HasWork)
             {
                 continue;
             }
@@ -253,7 +253,7 @@ internal sealed partial class DefaultPresenceEngine
             lock (shard.Gate)
             {
                 long now = shard.Now(_time);
-                while (shard.Evictable.TryDequeue(out var user))
+                foreach (var user in shard.TakeEvictable())
                 {
                     if (!NeededLocked(user) && shard.Table.TryEvict(user, now, out bool remote) && remote)
                     {

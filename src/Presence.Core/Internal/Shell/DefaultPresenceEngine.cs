@@ -306,7 +306,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     private void AfterShardInput(Shard shard, long next)
     {
         RequestWake(next, long.MinValue);
-        if (!shard.Published.IsEmpty || !shard.Evictable.IsEmpty)
+        if (shard.HasWork)
         {
             WithLock(static _ => { });
         }
@@ -352,7 +352,18 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     {
         foreach (var shard in _shards)
         {
-            while (shard.Published.TryDequeue(out var snapshot))
+            if (!shard.HasWork)
+            {
+                continue;
+            }
+
+            List<PresenceSnapshot> published;
+            lock (shard.Gate)
+            {
+                published = shard.TakePublished();
+            }
+
+            foreach (var snapshot in published)
             {
                 try
                 {
