@@ -52,7 +52,7 @@ public class ParallelHeartbeatBenchmarks
         var ids = new UserIds(BenchmarkSize.Users);
 
         // The engine's default shard count, set explicitly so the split by shard knows it.
-        int shardCount = Math.Clamp(Environment.ProcessorCount * 4, 2, PresenceOptions.MaxShardCount);
+        int shardCount = Math.Clamp(Environment.ProcessorCount * 8, 2, PresenceOptions.MaxShardCount);
         _engine = new TrackedUsers(ids, new FrozenTimeProvider(), shardCount: shardCount);
         _engine.ConnectAll();
         _engine.WaitUntilSettled();

@@ -78,7 +78,7 @@ public class RandomOrderHeartbeatBenchmarks
         return sum;
     }
 
-    /// <summary>The default shard count (four per processor).</summary>
+    /// <summary>The default shard count (eight per processor).</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public void Heartbeat_NoChange() => HeartbeatBatch();
 

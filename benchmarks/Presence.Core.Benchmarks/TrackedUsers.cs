@@ -39,7 +39,7 @@ internal sealed class TrackedUsers
     /// <param name="ids">The users (created first, so their strings can be measured apart).</param>
     /// <param name="clock">The engine's clock.</param>
     /// <param name="store">The store; a <see cref="DiscardingStore"/> when <see langword="null"/>.</param>
-    /// <param name="shardCount">The engine's <see cref="PresenceOptions.ShardCount"/> (0: the default, four per processor).</param>
+    /// <param name="shardCount">The engine's <see cref="PresenceOptions.ShardCount"/> (0: the default, eight per processor).</param>
     public TrackedUsers(UserIds ids, TimeProvider clock, IPresenceStore? store = null, int shardCount = 0)
     {
         Ids = ids;

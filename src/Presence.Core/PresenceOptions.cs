@@ -116,9 +116,9 @@ public sealed class PresenceOptions
 
     /// <summary>
     /// Gets or sets how many shards local presence is spread over (by a stable hash of the user ID); each shard has its own
-    /// lock, so device signals for users of different shards run in parallel. Zero picks four per processor.
+    /// lock, so device signals for users of different shards run in parallel. Zero picks eight per processor.
     /// </summary>
-    /// <value>The default value is 0 (four per processor, at most <see cref="MaxShardCount"/>).</value>
+    /// <value>The default value is 0 (eight per processor, at most <see cref="MaxShardCount"/>).</value>
     public int ShardCount { get; set; }
 
     /// <summary>Gets the options of presence between servers (batching, retries, watchdogs).</summary>

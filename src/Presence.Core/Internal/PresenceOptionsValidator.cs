@@ -60,7 +60,7 @@ internal static class PresenceOptionsValidator
 
         if (options.ShardCount is < 0 or > PresenceOptions.MaxShardCount)
         {
-            Fail($"PresenceOptions.ShardCount ({options.ShardCount}) must be between 0 (four per processor) and {PresenceOptions.MaxShardCount}.");
+            Fail($"PresenceOptions.ShardCount ({options.ShardCount}) must be between 0 (eight per processor) and {PresenceOptions.MaxShardCount}.");
         }
 
         var f = options.Federation;

@@ -54,9 +54,9 @@ internal sealed class Shard : IUserTableObserver
     public long Now(TimeProvider time)
     {
         long now = time.GetTimestamp();
-        if (now < _lastNow)
+        if (now <= _lastNow)
         {
-            return _lastNow;
+            return _lastNow; // no write when the clock has not moved: keeps the shard's line clean
         }
 
         _lastNow = now;

@@ -259,7 +259,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     /// <summary>A message decided under the lock, handed to the scheduler after it.</summary>
     private readonly record struct DeferredSend(ServerName To, PresenceSnapshot[] Push, UserId[] Poll, UserId[] Unpoll, PresenceListRequest[]? Lists);
 
-    private static int DefaultShardCount() => Math.Clamp(Environment.ProcessorCount * 4, 1, PresenceOptions.MaxShardCount);
+    private static int DefaultShardCount() => Math.Clamp(Environment.ProcessorCount * 8, 1, PresenceOptions.MaxShardCount);
 
     private long SumOverShards(Func<UserTable, long> read)
     {
