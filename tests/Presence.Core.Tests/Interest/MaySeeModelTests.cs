@@ -1,0 +1,138 @@
+using CsCheck;
+using Presence.Core.Tests.Core;
+
+namespace Presence.Core.Tests.Interest;
+
+/// <summary>
+/// Model-based tests of "may see" through the engine: random joins and leaves (one room excluded), visibilities,
+/// presence-list requests, answers and removals, presence inputs, time, re-opened feeds and restarts, every step checked
+/// against DESIGN's rule by <see cref="MaySeeDriver"/>. A failure is shrunk by CsCheck (its seed reproduces it:
+/// <c>CsCheck_Seed</c>) and then cut down to a sequence in which every step matters.
+/// </summary>
+[CancelAfter(60_000)]
+public sealed class MaySeeModelTests
+{
+    private const int Iterations = 2_000;
+
+    /// <summary>Every ordered pair read after every step (the engine's room cache then knows every user's rooms).</summary>
+    [Test]
+    public Task GetPresenceAndFeed_RandomRoomsVisibilityListsAndTime_MatchTheRule()
+        => CheckAsync(MaySeeScenario.Generate(), new MaySeeRules());
+
+    /// <summary>Pairs read only now and then: joins, leaves and deliveries also meet a room cache that knows little.</summary>
+    [Test]
+    public Task GetPresenceAndFeed_ReadsOnlyNowAndThen_MatchTheRule()
+        => CheckAsync(MaySeeScenario.Generate(readSteps: true), new MaySeeRules(ReadEveryPairAfterEveryStep: false));
+
+    /// <summary>
+    /// Idle users leave memory (ten minutes) and are read back from the store when needed. Fails now and then, depending
+    /// on thread timing: <see cref="EvictionWhileSavingTests"/> has the case made deterministic.
+    /// </summary>
+    [Test]
+    [Ignore("Reported: a user evicted while the write-behind is saving their record is read back without it (EvictionWhileSavingTests).")]
+    public Task GetPresenceAndFeed_IdleUsersLeaveMemory_MatchTheRule()
+        => CheckAsync(MaySeeScenario.Generate(), new MaySeeRules(Eviction: true));
+
+    /// <summary>
+    /// A user who becomes visible by a join or an allowed request arrives on the feed with their presence; one who widens
+    /// their visibility does not (see <see cref="SetVisibility_WidenedAgainAfterARetraction_FeedReceivesTheCurrentPresence"/>).
+    /// </summary>
+    [Test]
+    [Ignore("Reported: widening a visibility tells no feed (narrowing sends unknown); the feed shows unknown until the user's next change.")]
+    public Task Feed_UserWideningTheirVisibility_ArrivesOnFeedsThatNowMaySeeThem()
+        => CheckAsync(MaySeeScenario.Generate(), new MaySeeRules(WideningAnnouncesPresence: true));
+
+    /// <summary>
+    /// The minimal counterexample of <see cref="Feed_UserWideningTheirVisibility_ArrivesOnFeedsThatNowMaySeeThem"/>, with a
+    /// status so that the difference shows: Bob, in Alice's room, goes Nobody (Alice's feed gets "unknown") and back to
+    /// RoomMembers; reads show him online with "lunch" again, Alice's feed gets nothing and keeps showing him unknown.
+    /// </summary>
+    [Test]
+    [Ignore("Reported: widening a visibility tells no feed (narrowing sends unknown); the feed shows unknown until the user's next change.")]
+    public async Task SetVisibility_WidenedAgainAfterARetraction_FeedReceivesTheCurrentPresence()
+    {
+        await using var h = await EngineHarness.StartAsync(o => o.ClientBatchWindow = TimeSpan.Zero);
+        var (alice, bob) = (EngineHarness.User("alice"), EngineHarness.User("bob"));
+        await h.ShareRoomAsync("!r:example.org", alice, bob);
+        h.Engine.SetPresence(bob, "D1", PresenceState.Online, "lunch");
+        await using var feed = await h.Engine.SubscribeAsync(alice);
+        feed.TryRead(out _);
+        h.Engine.SetVisibility(bob, PresenceVisibility.Nobody);
+        feed.TryRead(out var retraction);
+
+        h.Engine.SetVisibility(bob, PresenceVisibility.RoomMembers);
+        string? onFeed = feed.TryRead(out var batch) ? batch.SingleOrDefault(s => s.User == bob)?.StatusMessage : null;
+        var read = await h.Engine.GetPresenceAsync(alice, bob);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(retraction.Single().IsUnknown, Is.True, "narrowing retracts");
+            Assert.That(read.Presence.StatusMessage, Is.EqualTo("lunch"), "a read after widening");
+            Assert.That(onFeed, Is.EqualTo("lunch"), "the feed after widening");
+        });
+    }
+
+    /// <summary>
+    /// Samples <paramref name="scenarios"/> against the engine. On a failure CsCheck reports its seed and shrunk
+    /// sequence; the shortest failing sequence seen is then cut down, one step at a time, until every step matters.
+    /// </summary>
+    private static async Task CheckAsync(Gen<MaySeeScenario> scenarios, MaySeeRules rules)
+    {
+        MaySeeScenario? shortest = null;
+        var coverage = new MaySeeCoverage();
+        var gate = new Lock();
+        try
+        {
+            await scenarios.SampleAsync(
+                async scenario =>
+                {
+                    try
+                    {
+                        await MaySeeDriver.RunAsync(scenario, rules, coverage);
+                    }
+                    catch (ModelMismatchException)
+                    {
+                        lock (gate)
+                        {
+                            if (shortest is null || scenario.Ops.Length < shortest.Ops.Length)
+                            {
+                                shortest = scenario;
+                            }
+                        }
+
+                        throw;
+                    }
+                },
+                iter: Iterations,
+                print: static s => s.ToString());
+        }
+        catch (CsCheckException e) when (shortest is not null)
+        {
+            var minimal = await MinimizeAsync(shortest, rules);
+            var again = await MaySeeDriver.FailureOfAsync(minimal, rules) ?? "(this run passed: the failure depends on timing)";
+            Assert.Fail($"{e.Message}\n{e.InnerException?.Message}\n\nWith every step needed:\n{minimal}\n{again}");
+        }
+
+        TestContext.Out.WriteLine(coverage);
+    }
+
+    /// <summary>Removes steps while the scenario still fails.</summary>
+    private static async Task<MaySeeScenario> MinimizeAsync(MaySeeScenario failing, MaySeeRules rules)
+    {
+        for (bool removed = true; removed;)
+        {
+            removed = false;
+            for (int i = failing.Ops.Length - 1; i >= 0 && failing.Ops.Length > 1; i--)
+            {
+                var shorter = failing with { Ops = [.. failing.Ops[..i], .. failing.Ops[(i + 1)..]] };
+                if (await MaySeeDriver.FailureOfAsync(shorter, rules) is not null)
+                {
+                    failing = shorter;
+                    removed = true;
+                }
+            }
+        }
+
+        return failing;
+    }
+}
