@@ -21,7 +21,6 @@ public sealed class EvictionWhileSavingTests
     ///    record (the rule's own copy survives eviction, so it shows after a restart).
     /// </summary>
     [Test]
-    [Ignore("Reported: UserTable.TakeRecord clears Dirty before the save completes; IsEvictable lets the user go and the reload reads the old record.")]
     public async Task GetPresenceAsync_UserEvictedWhileTheirRecordIsBeingSaved_KeepsTheirStatus()
     {
         var store = new SlowSavingStore();

@@ -29,7 +29,6 @@ public sealed class MaySeeModelTests
     /// on thread timing: <see cref="EvictionWhileSavingTests"/> has the case made deterministic.
     /// </summary>
     [Test]
-    [Ignore("Reported: a user evicted while the write-behind is saving their record is read back without it (EvictionWhileSavingTests).")]
     public Task GetPresenceAndFeed_IdleUsersLeaveMemory_MatchTheRule()
         => CheckAsync(MaySeeScenario.Generate(), new MaySeeRules(Eviction: true));
 

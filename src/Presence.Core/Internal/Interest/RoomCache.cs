@@ -16,10 +16,10 @@ internal sealed class RoomCache
     private readonly Dictionary<string, ServerName> _servers = new(StringComparer.Ordinal);
     private readonly ServerName _local;
     private readonly long _capacity;
-    private readonly HashSet<string> _roomsInFlight = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _roomsChangedInFlight = new(StringComparer.Ordinal);
-    private readonly HashSet<UserId> _usersInFlight = [];
-    private readonly HashSet<UserId> _usersChangedInFlight = [];
+    /// <summary>Rooms being looked up: how many lookups, and the change counter of the last change meanwhile (0: none).</summary>
+    private readonly Dictionary<string, (int Lookups, long LastChange)> _roomsInFlight = new(StringComparer.Ordinal);
+    private readonly Dictionary<UserId, (int Lookups, long LastChange)> _usersInFlight = [];
+    private long _changes;
     private long _size;
     private long _stamp;
 
@@ -30,7 +30,10 @@ internal sealed class RoomCache
         _excluded = new HashSet<string>(excluded, StringComparer.Ordinal);
     }
 
-    /// <summary>Gets how many memberships are cached (room members plus users' rooms).</summary>
+    /// <summary>
+    /// Gets the cache's size as counted against its capacity: one per cached room and per cached user, plus one per
+    /// membership held (room members plus users' rooms).
+    /// </summary>
     public long Size => _size;
 
     public int CachedRooms => _rooms.Count;
@@ -155,7 +158,7 @@ internal sealed class RoomCache
             {
                 result = null;
             }
-            else if (server == _local ? members.Members.Count > 0 : members.Servers?.ContainsKey(server) == true)
+            else if (server == _local ? members.LocalMembers > 0 : members.Servers?.ContainsKey(server) == true)
             {
                 return true;
             }
@@ -203,24 +206,51 @@ internal sealed class RoomCache
         return true;
     }
 
-    /// <summary>Notes that the host is being asked for a user's rooms: a change that arrives meanwhile makes its answer too old to cache.</summary>
-    public void FetchingRooms(UserId user)
+    /// <summary>
+    /// Notes that the host is being asked for a user's rooms. Returns the lookup's token: a change of that user after it
+    /// makes the answer too old to cache, however many lookups overlap and in whatever order they answer.
+    /// </summary>
+    public long FetchingRooms(UserId user)
     {
-        _usersInFlight.Add(user);
-        _usersChangedInFlight.Remove(user);
+        _usersInFlight[user] = (_usersInFlight.GetValueOrDefault(user).Lookups + 1, _usersInFlight.GetValueOrDefault(user).LastChange);
+        return _changes;
     }
 
-    public void FetchingMembers(string room)
+    /// <summary>Notes that the host is being asked for a room's members; see <see cref="FetchingRooms"/>.</summary>
+    public long FetchingMembers(string room)
     {
-        _roomsInFlight.Add(room);
-        _roomsChangedInFlight.Remove(room);
+        _roomsInFlight[room] = (_roomsInFlight.GetValueOrDefault(room).Lookups + 1, _roomsInFlight.GetValueOrDefault(room).LastChange);
+        return _changes;
     }
 
-    /// <summary>Caches the host's answer for a user's rooms (excluded rooms dropped) unless a change raced it.</summary>
-    public void CacheRooms(UserId user, IEnumerable<string> rooms)
+    /// <summary>Ends one lookup of <paramref name="key"/>; true when a change arrived after the lookup's <paramref name="token"/>.</summary>
+    private static bool Raced<TKey>(Dictionary<TKey, (int Lookups, long LastChange)> inFlight, TKey key, long? token)
+        where TKey : notnull
     {
-        _usersInFlight.Remove(user);
-        if (_usersChangedInFlight.Remove(user))
+        if (token is null || !inFlight.TryGetValue(key, out var entry))
+        {
+            return false; // an answer as of now
+        }
+
+        if (entry.Lookups <= 1)
+        {
+            inFlight.Remove(key);
+        }
+        else
+        {
+            inFlight[key] = (entry.Lookups - 1, entry.LastChange);
+        }
+
+        return entry.LastChange > token.Value;
+    }
+
+    /// <summary>
+    /// Caches the host's answer for a user's rooms (excluded rooms dropped) unless a change of the user came after the
+    /// lookup began (<paramref name="token"/> from <see cref="FetchingRooms"/>; <see langword="null"/>: an answer as of now).
+    /// </summary>
+    public void CacheRooms(UserId user, IEnumerable<string> rooms, long? token = null)
+    {
+        if (Raced(_usersInFlight, user, token))
         {
             return;
         }
@@ -243,11 +273,10 @@ internal sealed class RoomCache
         Trim();
     }
 
-    /// <summary>Caches the host's answer for a room's members unless the room is excluded or a change raced it.</summary>
-    public void CacheMembers(string room, IEnumerable<UserId> members)
+    /// <summary>Caches the host's answer for a room's members unless the room is excluded or a change raced it (see <see cref="CacheRooms"/>).</summary>
+    public void CacheMembers(string room, IEnumerable<UserId> members, long? token = null)
     {
-        _roomsInFlight.Remove(room);
-        if (_roomsChangedInFlight.Remove(room) || _excluded.Contains(room))
+        if (Raced(_roomsInFlight, room, token) || _excluded.Contains(room))
         {
             return;
         }
@@ -315,14 +344,15 @@ internal sealed class RoomCache
 
     private void MarkChanged(UserId user, string room)
     {
-        if (_usersInFlight.Contains(user))
+        _changes++;
+        if (_usersInFlight.TryGetValue(user, out var ofUser))
         {
-            _usersChangedInFlight.Add(user);
+            _usersInFlight[user] = (ofUser.Lookups, _changes);
         }
 
-        if (_roomsInFlight.Contains(room))
+        if (_roomsInFlight.TryGetValue(room, out var ofRoom))
         {
-            _roomsChangedInFlight.Add(room);
+            _roomsInFlight[room] = (ofRoom.Lookups, _changes);
         }
     }
 
@@ -448,6 +478,9 @@ internal sealed class RoomCache
 
         public Dictionary<ServerName, int>? Servers { get; private set; }
 
+        /// <summary>Gets how many members are users of this server.</summary>
+        public int LocalMembers { get; private set; }
+
         public long Stamp { get; } = stamp;
 
         public bool Add(UserId user, RoomCache cache)
@@ -457,7 +490,11 @@ internal sealed class RoomCache
                 return false;
             }
 
-            if (!user.IsOn(cache._local))
+            if (user.IsOn(cache._local))
+            {
+                LocalMembers++;
+            }
+            else
             {
                 var server = cache.ServerOf(user);
                 Servers ??= [];
@@ -474,7 +511,11 @@ internal sealed class RoomCache
                 return false;
             }
 
-            if (!user.IsOn(cache._local) && Servers is not null)
+            if (user.IsOn(cache._local))
+            {
+                LocalMembers--;
+            }
+            else if (Servers is not null)
             {
                 var server = cache.ServerOf(user);
                 int left = Servers.GetValueOrDefault(server) - 1;

@@ -58,6 +58,12 @@ internal struct UserSlot
     /// <summary>The user set their presence explicitly while their record was loading: the stored state and status do not apply.</summary>
     public bool SetWhileLoading;
 
+    /// <summary>The user chose a visibility while their record was loading: the stored one does not apply.</summary>
+    public bool VisibilityWhileLoading;
+
+    /// <summary>A record of the user is being written: the user stays in memory until the write ends (it may fail and be retried).</summary>
+    public bool Saving;
+
     /// <summary>For a remote user: when the pushed presence goes stale (<see cref="UserTable.NoDeadline"/> when it does not).</summary>
     public readonly long RemoteExpiry => SavedLastActive;
 

@@ -358,6 +358,7 @@ internal sealed class UserTable
     {
         ref UserSlot u = ref _slots[index];
         u.Dirty = false;
+        u.Saving = true;
         long lastActive = Aggregate(ref u, now, out _).LastActive;
         u.SavedLastActive = lastActive;
         if (u.DeviceCount == 0 && u.QuietSince != NoTime && _loadOnDemand)
@@ -386,6 +387,11 @@ internal sealed class UserTable
     {
         int index = GetOrAdd(user, loadOnDemand: true, now);
         ref UserSlot u = ref _slots[index];
+        if (u.Loading)
+        {
+            u.VisibilityWhileLoading = true;
+        }
+
         if (u.Visibility != visibility)
         {
             u.Visibility = visibility;
@@ -467,12 +473,15 @@ internal sealed class UserTable
     /// requested state and status apply unless the user set their presence meanwhile; last-active is the later of the two.
     /// Then the user is evaluated and published as usual.
     /// </summary>
-    public void MergeLoaded(UserId user, PresenceRecord? record, long now, bool busyEnabled)
+    /// <returns>Whether the stored visibility was adopted (not when the user chose one while the record was read).</returns>
+    public bool MergeLoaded(UserId user, PresenceRecord? record, long now, bool busyEnabled)
     {
         if (!TryFind(user, out int index) || !_slots[index].Loading)
         {
-            return;
+            return false;
         }
+
+        bool visibilityAdopted = false;
 
         ref UserSlot u = ref _slots[index];
         u.Loading = false;
@@ -488,7 +497,12 @@ internal sealed class UserTable
                 }
             }
 
-            u.Visibility = record.Visibility;
+            if (!u.VisibilityWhileLoading)
+            {
+                u.Visibility = record.Visibility;
+                visibilityAdopted = true;
+            }
+
             long stored = record.LastActive is { } at ? Math.Min(_time.FromWall(at), now) : NoTime;
             if (stored > u.LastActive)
             {
@@ -499,12 +513,28 @@ internal sealed class UserTable
         }
 
         u.SetWhileLoading = false;
+        u.VisibilityWhileLoading = false;
         if (u.Dirty)
         {
             _observer.OnDirty(index); // what changed meanwhile is saved now that the record is whole
         }
 
         Evaluate(index, now, force: false);
+        return visibilityAdopted;
+    }
+
+    /// <summary>The write of the user's record ended (saved, or failed and marked dirty again): they may leave memory again.</summary>
+    public void SaveEnded(UserId user, long now)
+    {
+        if (TryFind(user, out int index))
+        {
+            ref UserSlot u = ref _slots[index];
+            u.Saving = false;
+            if (u.DeviceCount == 0 && u.QuietSince != NoTime && _loadOnDemand)
+            {
+                Schedule(index, Math.Max(now + 1, u.QuietSince + _evictTicks));
+            }
+        }
     }
 
     /// <summary>Gets whether the user is held and their record is whole (not loading).</summary>
@@ -582,7 +612,7 @@ internal sealed class UserTable
             return u.PublishedState == PresenceState.Unknown;
         }
 
-        return u.DeviceCount == 0 && !u.Dirty && !u.Loading && u.QuietSince != NoTime && now - u.QuietSince >= _evictTicks;
+        return u.DeviceCount == 0 && !u.Dirty && !u.Saving && !u.Loading && u.QuietSince != NoTime && now - u.QuietSince >= _evictTicks;
     }
 
     /// <summary>Finds or creates the user and drops devices whose time is up, so an input never revives a device that timed out.</summary>

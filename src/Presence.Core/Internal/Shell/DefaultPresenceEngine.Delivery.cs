@@ -516,15 +516,13 @@ internal sealed partial class DefaultPresenceEngine
 
         if (!_rooms.TryGetRooms(user, out _))
         {
-            _rooms.FetchingRooms(user);
-            _rooms.CacheRooms(user, instant.RoomsOf(user));
+            _rooms.CacheRooms(user, instant.RoomsOf(user)); // an answer as of now: nothing can race it under the lock
         }
 
         var missing = new List<string>();
         _rooms.IsComplete(user, missing);
         foreach (var room in missing)
         {
-            _rooms.FetchingMembers(room);
             _rooms.CacheMembers(room, instant.MembersOf(room));
         }
 
@@ -542,7 +540,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         for (int pass = 0; pass < MaxLookupPasses; pass++)
         {
-            List<UserId>? needRooms = null;
+            List<(UserId User, long Token)>? needRooms = null;
             List<string>? needMembers = null;
             lock (_lock)
             {
@@ -550,8 +548,7 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     if (!_rooms.TryGetRooms(user, out _))
                     {
-                        _rooms.FetchingRooms(user);
-                        (needRooms ??= []).Add(user);
+                        (needRooms ??= []).Add((user, _rooms.FetchingRooms(user)));
                     }
                     else
                     {
@@ -565,13 +562,27 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             }
 
-            foreach (var user in needRooms ?? [])
+            foreach (var (user, token) in needRooms ?? [])
             {
-                var rooms = await _membership.GetRoomsOfUserAsync(user, cancellationToken).ConfigureAwait(false);
-                ArgumentNullException.ThrowIfNull(rooms);
+                IReadOnlyCollection<string> rooms;
+                try
+                {
+                    rooms = await _membership.GetRoomsOfUserAsync(user, cancellationToken).ConfigureAwait(false);
+                    ArgumentNullException.ThrowIfNull(rooms);
+                }
+                catch
+                {
+                    lock (_lock)
+                    {
+                        _rooms.CacheRooms(user, [], token: long.MinValue); // ends the lookup; a failed answer is never cached
+                    }
+
+                    throw;
+                }
+
                 lock (_lock)
                 {
-                    _rooms.CacheRooms(user, rooms);
+                    _rooms.CacheRooms(user, rooms, token);
                     _rooms.IsComplete(user, needMembers ??= []);
                 }
             }
@@ -586,26 +597,43 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Asks the membership view for the members of rooms the cache lacks. Called without the lock.</summary>
     private async ValueTask EnsureMembersAsync(IEnumerable<string> rooms, CancellationToken cancellationToken)
     {
-        var missing = new List<string>();
+        var missing = new List<(string Room, long Token)>();
         lock (_lock)
         {
             foreach (var room in rooms.Distinct(StringComparer.Ordinal))
             {
                 if (!_rooms.IsExcluded(room) && !_rooms.TryGetMembers(room, out _))
                 {
-                    _rooms.FetchingMembers(room);
-                    missing.Add(room);
+                    missing.Add((room, _rooms.FetchingMembers(room)));
                 }
             }
         }
 
-        foreach (var room in missing)
+        for (int i = 0; i < missing.Count; i++)
         {
-            var members = await _membership.GetMembersOfRoomAsync(room, cancellationToken).ConfigureAwait(false);
-            ArgumentNullException.ThrowIfNull(members);
+            var (room, token) = missing[i];
+            IReadOnlyCollection<UserId> members;
+            try
+            {
+                members = await _membership.GetMembersOfRoomAsync(room, cancellationToken).ConfigureAwait(false);
+                ArgumentNullException.ThrowIfNull(members);
+            }
+            catch
+            {
+                lock (_lock)
+                {
+                    for (int j = i; j < missing.Count; j++)
+                    {
+                        _rooms.CacheMembers(missing[j].Room, [], token: long.MinValue); // ends the lookups; nothing cached
+                    }
+                }
+
+                throw;
+            }
+
             lock (_lock)
             {
-                _rooms.CacheMembers(room, members);
+                _rooms.CacheMembers(room, members, token);
             }
         }
     }

@@ -206,27 +206,29 @@ internal sealed partial class DefaultPresenceEngine
             byUser.TryGetValue(user, out var record);
             var shard = ShardOf(user);
             long next;
+            bool adopted = false;
             lock (shard.Gate)
             {
                 long now = shard.Now(_time);
                 if (shard.Table.TryFind(user, out _))
                 {
-                    shard.Table.MergeLoaded(user, record, now, _options.EnableBusy);
+                    adopted = shard.Table.MergeLoaded(user, record, now, _options.EnableBusy);
                 }
                 else if (createAbsent && record is not null)
                 {
                     shard.Table.Load(record, now, _options.EnableBusy);
+                    adopted = true;
                 }
 
                 next = shard.Table.NextDeadline;
             }
 
-            RequestWake(next, long.MinValue);
-        }
+            if (adopted)
+            {
+                NoteVisibility(record); // a choice made while the record was read stands
+            }
 
-        foreach (var record in byUser.Values)
-        {
-            NoteVisibility(record);
+            RequestWake(next, long.MinValue);
         }
 
         if (Volatile.Read(ref _state) != Running)

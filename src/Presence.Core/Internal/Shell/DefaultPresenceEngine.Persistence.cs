@@ -47,6 +47,14 @@ internal sealed partial class DefaultPresenceEngine
                     if (batch.Count > 0)
                     {
                         retryDelay = await SaveAsync(batch, retryDelay).ConfigureAwait(false);
+                        lock (shard.Gate)
+                        {
+                            long now = shard.Now(_time);
+                            foreach (var record in batch)
+                            {
+                                shard.Table.SaveEnded(record.User, now); // until now they could not leave memory
+                            }
+                        }
                     }
                 }
             }
