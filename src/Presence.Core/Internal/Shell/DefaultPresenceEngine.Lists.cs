@@ -44,7 +44,42 @@ internal sealed partial class DefaultPresenceEngine
             {
                 RetractLocked(user, now); // narrowed: whoever lost sight is told, not left with the last state
             }
+            else if (visibility < before)
+            {
+                RevealLocked(user); // widened: whoever gained sight receives the current presence
+            }
         });
+    }
+
+    /// <summary>
+    /// After a user widened who may see them: local feeds that may now see them receive their current presence, and so do
+    /// the servers that may (routed as a change is). Lock held.
+    /// </summary>
+    private void RevealLocked(UserId user)
+    {
+        if (!TryReadLocked(user, out var current) || current.IsUnknown)
+        {
+            return;
+        }
+
+        bool roomsKnown = _rooms.IsComplete(user, null) || TryFillInstantlyLocked(user);
+        var coMembers = new HashSet<UserId>();
+        _rooms.TryCollectCoMembers(user, coMembers);
+        var viewers = new HashSet<UserId>(coMembers);
+        if (_observersOf.TryGetValue(user, out var observers))
+        {
+            viewers.UnionWith(observers);
+        }
+
+        foreach (var viewer in viewers)
+        {
+            if (viewer.IsOn(_server) && _subscribers.TryGetValue(viewer, out var feeds) && MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
+            {
+                EnqueueAll(feeds, current);
+            }
+        }
+
+        RouteOutboundLocked(current, roomsKnown);
     }
 
     /// <summary>
