@@ -21,6 +21,11 @@ internal sealed partial class DefaultPresenceEngine
     {
         RequireUser(viewer, nameof(viewer));
         RequireUser(target, nameof(target));
+        lock (_lock)
+        {
+            ThrowIfNotRunning(); // before any store read
+        }
+
         await EnsureLoadedAsync([target], cancellationToken).ConfigureAwait(false); // its record says who may see it
         if (viewer != target)
         {
