@@ -42,6 +42,48 @@ public sealed class BoundedMemoryTests
     }
 
     [Test]
+    public async Task UserReadBackForARead_LeavesMemoryAgainWhenNobodyNeedsThem()
+    {
+        var store = new InMemoryPresenceStore();
+        await using var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(10), store: store);
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "away");
+        h.Engine.Disconnect(Alice, "D1");
+        await WaitUntilAsync(() => store.TryGet(Alice, out _));
+        h.Advance(TimeSpan.FromMinutes(11));
+        long afterFirstEviction = Inner(h).UsersHeld;
+
+        await h.Engine.GetPresenceAsync(Bob, Alice); // reads her record back
+        long afterRead = Inner(h).UsersHeld;
+        h.Advance(TimeSpan.FromMinutes(11));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterFirstEviction, Is.Zero);
+            Assert.That(afterRead, Is.EqualTo(1));
+            Assert.That(Inner(h).UsersHeld, Is.Zero, "read back, then left alone: she leaves memory again");
+        });
+    }
+
+    [Test]
+    public async Task WideningVisibilityOfAUserNotInMemory_TakesEffect()
+    {
+        var store = new InMemoryPresenceStore();
+        await store.SaveAsync([new PresenceRecord(Alice, PresenceState.Online, null, null, PresenceVisibility.Nobody)], CancellationToken.None);
+        await using var h = await StartAsync(store: store);
+        await h.ShareRoomAsync("!r:example.org", Alice, Bob);
+        bool hiddenBefore = !(await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed;
+
+        h.Engine.SetVisibility(Alice, PresenceVisibility.RoomMembers);
+        bool visibleAfter = (await h.Engine.GetPresenceAsync(Bob, Alice)).IsAllowed;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(hiddenBefore, Is.True, "her stored choice was nobody");
+            Assert.That(visibleAfter, Is.True, "the new choice is not overridden by the stored one");
+        });
+    }
+
+    [Test]
     public async Task UserWithASubscription_StaysInMemory()
     {
         await using var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(1));

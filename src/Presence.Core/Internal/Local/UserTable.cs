@@ -116,6 +116,7 @@ internal sealed class UserTable
     {
         int index = GetOrAdd(record.User, loadOnDemand: false, now);
         ApplyRecord(ref _slots[index], record, now, busyEnabled);
+        ScheduleQuiet(index, now); // read back for a read or a poll: it leaves memory again if nobody needs it
     }
 
     /// <summary>A stored record becomes the user's state: nothing is published for it (it reads as offline until something changes).</summary>
@@ -383,10 +384,12 @@ internal sealed class UserTable
     }
 
     /// <summary>Sets who may see a local user; persisted.</summary>
-    public void SetVisibility(UserId user, PresenceVisibility visibility, long now)
+    /// <returns>The visibility before (the stored one when the user was just read).</returns>
+    public PresenceVisibility SetVisibility(UserId user, PresenceVisibility visibility, long now)
     {
         int index = GetOrAdd(user, loadOnDemand: true, now);
         ref UserSlot u = ref _slots[index];
+        var before = u.Visibility;
         if (u.Loading)
         {
             u.VisibilityWhileLoading = true;
@@ -396,6 +399,24 @@ internal sealed class UserTable
         {
             u.Visibility = visibility;
             MarkDirty(index);
+        }
+
+        ScheduleQuiet(index, now);
+        return before;
+    }
+
+    /// <summary>A user without devices held for another reason (read back, a visibility set) is asked about eviction in time.</summary>
+    private void ScheduleQuiet(int index, long now)
+    {
+        ref UserSlot u = ref _slots[index];
+        if (u.DeviceCount == 0 && !u.Remote && _loadOnDemand)
+        {
+            if (u.QuietSince == NoTime)
+            {
+                u.QuietSince = now;
+            }
+
+            Schedule(index, Math.Max(now + 1, u.QuietSince + _evictTicks));
         }
     }
 

@@ -567,8 +567,9 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             }
 
-            foreach (var (user, token) in needRooms ?? [])
+            for (int i = 0; i < (needRooms?.Count ?? 0); i++)
             {
+                var (user, token) = needRooms![i];
                 IReadOnlyCollection<string> rooms;
                 try
                 {
@@ -579,7 +580,10 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     lock (_lock)
                     {
-                        _rooms.CacheRooms(user, [], token: long.MinValue); // ends the lookup; a failed answer is never cached
+                        for (int j = i; j < needRooms.Count; j++)
+                        {
+                            _rooms.CacheRooms(needRooms[j].User, [], token: long.MinValue); // ends the lookups; nothing cached
+                        }
                     }
 
                     throw;

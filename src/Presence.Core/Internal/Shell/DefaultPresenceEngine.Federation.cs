@@ -108,7 +108,14 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            _remoteUsers[origin] = heldForOrigin;
+            if (heldForOrigin > 0)
+            {
+                _remoteUsers[origin] = heldForOrigin;
+            }
+            else
+            {
+                _remoteUsers.Remove(origin); // no entry for a peer we hold nobody of
+            }
 
             foreach (var user in message.Poll)
             {

@@ -38,8 +38,7 @@ internal sealed partial class DefaultPresenceEngine
 
         WithLock(now =>
         {
-            var before = VisibilityOfLocked(user);
-            SetVisibilityLocked(user, visibility);
+            var before = SetVisibilityLocked(user, visibility);
             if (visibility > before)
             {
                 RetractLocked(user, now); // narrowed: whoever lost sight is told, not left with the last state

@@ -257,9 +257,16 @@ internal sealed partial class DefaultPresenceEngine
                 long now = shard.Now(_time);
                 foreach (var user in shard.TakeEvictable())
                 {
-                    if (!NeededLocked(user) && shard.Table.TryEvict(user, now, out bool remote) && remote)
+                    if (!NeededLocked(user) && shard.Table.TryEvict(user, now, out bool remote))
                     {
-                        ReleaseRemoteUserLocked(user.Server);
+                        if (remote)
+                        {
+                            ReleaseRemoteUserLocked(user.Server);
+                        }
+                        else
+                        {
+                            _visibility.TryRemove(user, out _); // in their record; read back with it
+                        }
                     }
                 }
             }

@@ -23,8 +23,19 @@ internal sealed partial class DefaultPresenceEngine
         => user.IsOn(_server) && _visibility.TryGetValue(user, out var visibility) ? visibility : PresenceVisibility.RoomMembers;
 
     /// <summary>Records a local user's visibility: in the interest state (for the rule) and the user's record (persisted). Lock held.</summary>
-    private void SetVisibilityLocked(UserId user, PresenceVisibility visibility)
+    /// <returns>The visibility before, as the user's record says (read first when the user was not in memory).</returns>
+    private PresenceVisibility SetVisibilityLocked(UserId user, PresenceVisibility visibility)
     {
+        // The table first: a user not in memory is read there, and the stored choice must not override this one.
+        var shard = ShardOf(user);
+        PresenceVisibility before;
+        long next;
+        lock (shard.Gate)
+        {
+            before = shard.Table.SetVisibility(user, visibility, shard.Now(_time));
+            next = shard.Table.NextDeadline;
+        }
+
         if (visibility == PresenceVisibility.RoomMembers)
         {
             _visibility.TryRemove(user, out _);
@@ -34,11 +45,8 @@ internal sealed partial class DefaultPresenceEngine
             _visibility[user] = visibility;
         }
 
-        var shard = ShardOf(user);
-        lock (shard.Gate)
-        {
-            shard.Table.SetVisibility(user, visibility, shard.Now(_time));
-        }
+        RequestWake(next, long.MinValue);
+        return before;
     }
 
     /// <summary>The user's presence now, applying anything due first; <see langword="false"/> when the engine holds nothing of them. Lock held.</summary>

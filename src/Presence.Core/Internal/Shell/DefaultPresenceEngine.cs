@@ -37,6 +37,9 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     /// <summary>The longest a single timer arming may be; longer deadlines re-arm (system timers reject more than ~49 days).</summary>
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(1);
 
+    /// <summary>The shortest arming of the timer (see <see cref="RequestWake"/>).</summary>
+    private static readonly TimeSpan MinimumTimerDelay = TimeSpan.FromTicks(1);
+
     private readonly TimeBase _timeBase;
     private readonly long _maxTimerDelayTicks;
     private long _armedDue = UserTable.NoDeadline;
@@ -336,7 +339,10 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             if (due < _armedDue)
             {
                 _armedDue = due;
-                _timer.Change(_timeBase.ToTimeSpan(Math.Max(0, due - now)), Timeout.InfiniteTimeSpan);
+
+                // Never zero: a TimeProvider may run a zero-due callback inside Change, on this thread and under the
+                // caller's locks; one tick later is as good and always runs on the timer's own turn.
+                _timer.Change(MinimumTimerDelay > _timeBase.ToTimeSpan(due - now) ? MinimumTimerDelay : _timeBase.ToTimeSpan(due - now), Timeout.InfiniteTimeSpan);
             }
         }
     }
