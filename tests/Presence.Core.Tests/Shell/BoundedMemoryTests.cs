@@ -16,14 +16,21 @@ public sealed class BoundedMemoryTests
 
     private static DefaultPresenceEngine Inner(EngineHarness h) => (DefaultPresenceEngine)h.Engine;
 
+    /// <summary>An engine (EvictAfter 10 min) where alice set a status, disconnected and her record was saved.</summary>
+    private static async Task<EngineHarness> AliceWentQuietAsync(string status)
+    {
+        var store = new InMemoryPresenceStore();
+        var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(10), store: store);
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, status);
+        h.Engine.Disconnect(Alice, "D1");
+        await WaitUntilAsync(() => store.TryGet(Alice, out _));
+        return h;
+    }
+
     [Test]
     public async Task OfflineUserNobodyNeeds_LeavesMemoryAfterEvictAfter_AndIsReadBackWithItsStatus()
     {
-        var store = new InMemoryPresenceStore();
-        await using var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(10), store: store);
-        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "back at 3");
-        h.Engine.Disconnect(Alice, "D1");
-        await WaitUntilAsync(() => store.TryGet(Alice, out _));
+        await using var h = await AliceWentQuietAsync("back at 3");
 
         h.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
         long heldBefore = Inner(h).UsersHeld;
@@ -44,11 +51,7 @@ public sealed class BoundedMemoryTests
     [Test]
     public async Task UserReadBackForARead_LeavesMemoryAgainWhenNobodyNeedsThem()
     {
-        var store = new InMemoryPresenceStore();
-        await using var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(10), store: store);
-        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "away");
-        h.Engine.Disconnect(Alice, "D1");
-        await WaitUntilAsync(() => store.TryGet(Alice, out _));
+        await using var h = await AliceWentQuietAsync("away");
         h.Advance(TimeSpan.FromMinutes(11));
         long afterFirstEviction = Inner(h).UsersHeld;
 
