@@ -59,57 +59,18 @@ public sealed class UserTableModelTests
     /// </summary>
     private static void Check(Gen<UserTableScenario> scenarios)
     {
-        UserTableScenario? shortest = null;
-        var gate = new Lock();
+        var shortest = new ShortestFailure<UserTableScenario>(static s => s.Ops.Length);
         try
         {
             scenarios.Sample(
-                scenario =>
-                {
-                    try
-                    {
-                        UserTableDriver.Run(scenario, SyncSetPresenceReplacesBusy);
-                    }
-                    catch (ModelMismatchException)
-                    {
-                        lock (gate)
-                        {
-                            if (shortest is null || scenario.Ops.Length < shortest.Ops.Length)
-                            {
-                                shortest = scenario;
-                            }
-                        }
-
-                        throw;
-                    }
-                },
+                scenario => shortest.Run(scenario, static s => UserTableDriver.Run(s, SyncSetPresenceReplacesBusy)),
                 iter: Iterations,
                 print: static s => s.ToString());
         }
-        catch (CsCheckException e) when (shortest is not null)
+        catch (CsCheckException e) when (shortest.Scenario is { } failing)
         {
-            var minimal = Minimize(shortest);
+            var minimal = StepRemoval.Minimize(failing, static s => s.Ops, static (s, ops) => s with { Ops = ops }, static s => UserTableDriver.FailureOf(s, SyncSetPresenceReplacesBusy) is not null);
             Assert.Fail($"{e.Message}\n\nWith every step needed:\n{minimal}\n{UserTableDriver.FailureOf(minimal, SyncSetPresenceReplacesBusy)}");
         }
-    }
-
-    /// <summary>Removes steps while the scenario still fails.</summary>
-    private static UserTableScenario Minimize(UserTableScenario failing)
-    {
-        for (bool removed = true; removed;)
-        {
-            removed = false;
-            for (int i = failing.Ops.Length - 1; i >= 0 && failing.Ops.Length > 1; i--)
-            {
-                var shorter = failing with { Ops = [.. failing.Ops[..i], .. failing.Ops[(i + 1)..]] };
-                if (UserTableDriver.FailureOf(shorter, SyncSetPresenceReplacesBusy) is not null)
-                {
-                    failing = shorter;
-                    removed = true;
-                }
-            }
-        }
-
-        return failing;
     }
 }

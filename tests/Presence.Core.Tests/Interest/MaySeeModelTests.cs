@@ -75,61 +75,22 @@ public sealed class MaySeeModelTests
     /// </summary>
     private static async Task CheckAsync(Gen<MaySeeScenario> scenarios, MaySeeRules rules)
     {
-        MaySeeScenario? shortest = null;
         var coverage = new MaySeeCoverage();
-        var gate = new Lock();
+        var shortest = new ShortestFailure<MaySeeScenario>(static s => s.Ops.Length);
         try
         {
             await scenarios.SampleAsync(
-                async scenario =>
-                {
-                    try
-                    {
-                        await MaySeeDriver.RunAsync(scenario, rules, coverage);
-                    }
-                    catch (ModelMismatchException)
-                    {
-                        lock (gate)
-                        {
-                            if (shortest is null || scenario.Ops.Length < shortest.Ops.Length)
-                            {
-                                shortest = scenario;
-                            }
-                        }
-
-                        throw;
-                    }
-                },
+                scenario => shortest.RunAsync(scenario, s => MaySeeDriver.RunAsync(s, rules, coverage)),
                 iter: Iterations,
                 print: static s => s.ToString());
         }
-        catch (CsCheckException e) when (shortest is not null)
+        catch (CsCheckException e) when (shortest.Scenario is { } failing)
         {
-            var minimal = await MinimizeAsync(shortest, rules);
+            var minimal = await StepRemoval.MinimizeAsync(failing, static s => s.Ops, static (s, ops) => s with { Ops = ops }, async s => await MaySeeDriver.FailureOfAsync(s, rules) is not null);
             var again = await MaySeeDriver.FailureOfAsync(minimal, rules) ?? "(this run passed: the failure depends on timing)";
             Assert.Fail($"{e.Message}\n{e.InnerException?.Message}\n\nWith every step needed:\n{minimal}\n{again}");
         }
 
         TestContext.Out.WriteLine(coverage);
-    }
-
-    /// <summary>Removes steps while the scenario still fails.</summary>
-    private static async Task<MaySeeScenario> MinimizeAsync(MaySeeScenario failing, MaySeeRules rules)
-    {
-        for (bool removed = true; removed;)
-        {
-            removed = false;
-            for (int i = failing.Ops.Length - 1; i >= 0 && failing.Ops.Length > 1; i--)
-            {
-                var shorter = failing with { Ops = [.. failing.Ops[..i], .. failing.Ops[(i + 1)..]] };
-                if (await MaySeeDriver.FailureOfAsync(shorter, rules) is not null)
-                {
-                    failing = shorter;
-                    removed = true;
-                }
-            }
-        }
-
-        return failing;
     }
 }

@@ -137,61 +137,22 @@ public sealed class RoomCacheModelTests
     /// </summary>
     private static void Check(Gen<RoomCacheScenario> scenarios, RoomCacheRules rules)
     {
-        RoomCacheScenario? shortest = null;
         var coverage = new RoomCacheCoverage();
-        var gate = new Lock();
+        var shortest = new ShortestFailure<RoomCacheScenario>(static s => s.Ops.Length);
         try
         {
             scenarios.Sample(
-                scenario =>
-                {
-                    try
-                    {
-                        RoomCacheDriver.Run(scenario, rules, coverage);
-                    }
-                    catch (ModelMismatchException)
-                    {
-                        lock (gate)
-                        {
-                            if (shortest is null || scenario.Ops.Length < shortest.Ops.Length)
-                            {
-                                shortest = scenario;
-                            }
-                        }
-
-                        throw;
-                    }
-                },
+                scenario => shortest.Run(scenario, s => RoomCacheDriver.Run(s, rules, coverage)),
                 iter: Iterations,
                 print: static s => s.ToString());
         }
-        catch (CsCheckException e) when (shortest is not null)
+        catch (CsCheckException e) when (shortest.Scenario is { } failing)
         {
-            var minimal = Minimize(shortest, rules);
+            var minimal = StepRemoval.Minimize(failing, static s => s.Ops, static (s, ops) => s with { Ops = ops }, s => RoomCacheDriver.FailureOf(s, rules) is not null);
             var again = RoomCacheDriver.FailureOf(minimal, rules) ?? "(this run passed: the failure depends on timing)";
             Assert.Fail($"{e.Message}\n{e.InnerException?.Message}\n\nWith every step needed:\n{minimal}\n{again}");
         }
 
         TestContext.Out.WriteLine(coverage);
-    }
-
-    /// <summary>Removes steps while the scenario still fails.</summary>
-    private static RoomCacheScenario Minimize(RoomCacheScenario failing, RoomCacheRules rules)
-    {
-        for (bool removed = true; removed;)
-        {
-            removed = false;
-            for (int i = failing.Ops.Length - 1; i >= 0 && failing.Ops.Length > 1; i--)
-            {
-                var shorter = failing with { Ops = [.. failing.Ops[..i], .. failing.Ops[(i + 1)..]] };
-                if (RoomCacheDriver.FailureOf(shorter, rules) is not null)
-                {
-                    failing = shorter;
-                    removed = true;
-                }
-            }
-        }
-
-        return failing;
     }
 }

@@ -68,5 +68,22 @@ public sealed class VisibilityRuleTests
         Assert.That(VisibilityRule.NeedsRooms(visibility), Is.EqualTo(dependsOnRooms));
     }
 
+    /// <summary>
+    /// The engine skips the relation lookup when <see cref="VisibilityRule.NeedsObserver"/> is false and passes "no accepted
+    /// observer": sound only if the answer then does not depend on it, and needed wherever it does.
+    /// </summary>
+    [TestCaseSource(nameof(VisibilityCases))]
+    public void NeedsObserver_EveryInput_TrueExactlyWhenAnAcceptedObserverCanChangeTheAnswer(PresenceVisibility visibility)
+    {
+        foreach (bool self in new[] { false, true })
+        {
+            foreach (bool sharesRoom in new[] { false, true })
+            {
+                bool dependsOnObserver = VisibilityRule.MaySee(visibility, self, sharesRoom, acceptedObserver: true) != VisibilityRule.MaySee(visibility, self, sharesRoom, acceptedObserver: false);
+                Assert.That(VisibilityRule.NeedsObserver(visibility, self, sharesRoom), Is.EqualTo(dependsOnObserver), $"self {self}, shares a room {sharesRoom}");
+            }
+        }
+    }
+
     private static PresenceVisibility[] VisibilityCases() => Visibilities;
 }

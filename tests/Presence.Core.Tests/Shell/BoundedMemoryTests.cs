@@ -19,11 +19,11 @@ public sealed class BoundedMemoryTests
     /// <summary>An engine (EvictAfter 10 min) where alice set a status, disconnected and her record was saved.</summary>
     private static async Task<EngineHarness> AliceWentQuietAsync(string status)
     {
-        var store = new InMemoryPresenceStore();
+        var store = new SignallingStore();
         var h = await StartAsync(o => o.EvictAfter = TimeSpan.FromMinutes(10), store: store);
         h.Engine.SetPresence(Alice, "D1", PresenceState.Online, status);
         h.Engine.Disconnect(Alice, "D1");
-        await WaitUntilAsync(() => store.TryGet(Alice, out _));
+        await store.Signals.WhenSaved(Alice);
         return h;
     }
 
@@ -140,7 +140,7 @@ public sealed class BoundedMemoryTests
         await using var bobFeed = await h.Engine.SubscribeAsync(Bob);
         h.Engine.SetPresence(Alice, "D1", PresenceState.Offline, "invisible");
         h.Engine.Disconnect(Alice, "D1");
-        await WaitUntilAsync(() => store.Saved(Alice));
+        await store.Signals.WhenSaved(Alice);
         h.Advance(TimeSpan.FromMinutes(2)); // alice leaves memory; her record stays in the store
         long heldAfterEviction = Inner(h).UsersHeld;
         while (bobFeed.TryRead(out _))
@@ -239,14 +239,41 @@ public sealed class BoundedMemoryTests
         Assert.That(Inner(h).RemoteUsersHeld(Remote), Is.EqualTo(1), "someone here still watches it: unknown, but held");
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    /// <summary>Completes a task per user when the write-behind has saved a record of theirs (no polling, no sleeps).</summary>
+    private sealed class SaveSignals
     {
-        for (int i = 0; i < 1000 && !condition(); i++)
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<UserId, TaskCompletionSource> _saved = new();
+
+        /// <summary>Completes once a record of <paramref name="user"/> is saved; fails the test after 10 s of real time.</summary>
+        public Task WhenSaved(UserId user) => Of(user).Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        public void Saved(IReadOnlyList<PresenceRecord> records)
         {
-            await Task.Delay(5);
+            foreach (var record in records)
+            {
+                Of(record.User).TrySetResult();
+            }
         }
 
-        Assert.That(condition(), Is.True, "the condition never became true");
+        private TaskCompletionSource Of(UserId user) => _saved.GetOrAdd(user, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+
+    /// <summary>The in-memory store (answering reads at once, as the engine's default does) that signals each save.</summary>
+    private sealed class SignallingStore : IPresenceStore, IInstantPresenceStore
+    {
+        private readonly InMemoryPresenceStore _inner = new();
+
+        public SaveSignals Signals { get; } = new();
+
+        public PresenceRecord? Find(UserId user) => ((IInstantPresenceStore)_inner).Find(user);
+
+        public async ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken)
+        {
+            await _inner.SaveAsync(records, cancellationToken);
+            Signals.Saved(records);
+        }
+
+        public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken) => _inner.LoadAsync(users, cancellationToken);
     }
 
     /// <summary>A store that answers reads only once released (a database far away); not instant, so reads go to the background.</summary>
@@ -262,9 +289,13 @@ public sealed class BoundedMemoryTests
 
         public void Hold() => Volatile.Write(ref _released, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
-        public bool Saved(UserId user) => _inner.TryGet(user, out _);
+        public SaveSignals Signals { get; } = new();
 
-        public ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken) => _inner.SaveAsync(records, cancellationToken);
+        public async ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken)
+        {
+            await _inner.SaveAsync(records, cancellationToken);
+            Signals.Saved(records);
+        }
 
         public async ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken)
         {

@@ -244,6 +244,12 @@ internal sealed class RoomCache
         return entry.LastChange > token.Value;
     }
 
+    /// <summary>Ends a lookup of a user's rooms that got no answer (the view failed): nothing is cached.</summary>
+    public void AbandonRooms(UserId user) => Raced(_usersInFlight, user, long.MinValue);
+
+    /// <summary>Ends a lookup of a room's members that got no answer: nothing is cached.</summary>
+    public void AbandonMembers(string room) => Raced(_roomsInFlight, room, long.MinValue);
+
     /// <summary>
     /// Caches the host's answer for a user's rooms (excluded rooms dropped) unless a change of the user came after the
     /// lookup began (<paramref name="token"/> from <see cref="FetchingRooms"/>; <see langword="null"/>: an answer as of now).

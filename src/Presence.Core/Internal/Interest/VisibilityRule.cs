@@ -22,4 +22,8 @@ internal static class VisibilityRule
 
     /// <summary>Whether the room question matters at all for a target with this visibility (skips membership lookups).</summary>
     public static bool NeedsRooms(PresenceVisibility targetVisibility) => targetVisibility == PresenceVisibility.RoomMembers;
+
+    /// <summary>Whether the accepted-observer question can change the answer, given the others (skips a relation lookup).</summary>
+    public static bool NeedsObserver(PresenceVisibility targetVisibility, bool self, bool sharesRoom)
+        => !self && targetVisibility != PresenceVisibility.Nobody && !(sharesRoom && NeedsRooms(targetVisibility));
 }

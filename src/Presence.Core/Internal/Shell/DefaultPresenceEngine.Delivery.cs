@@ -567,33 +567,18 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             }
 
-            for (int i = 0; i < (needRooms?.Count ?? 0); i++)
+            if (needRooms is not null)
             {
-                var (user, token) = needRooms![i];
-                IReadOnlyCollection<string> rooms;
-                try
-                {
-                    rooms = await _membership.GetRoomsOfUserAsync(user, cancellationToken).ConfigureAwait(false);
-                    ArgumentNullException.ThrowIfNull(rooms);
-                }
-                catch
-                {
-                    lock (_lock)
+                await AskViewAsync(
+                    needRooms,
+                    _membership.GetRoomsOfUserAsync,
+                    (user, rooms, token) =>
                     {
-                        for (int j = i; j < needRooms.Count; j++)
-                        {
-                            _rooms.CacheRooms(needRooms[j].User, [], token: long.MinValue); // ends the lookups; nothing cached
-                        }
-                    }
-
-                    throw;
-                }
-
-                lock (_lock)
-                {
-                    _rooms.CacheRooms(user, rooms, token);
-                    _rooms.IsComplete(user, needMembers ??= []);
-                }
+                        _rooms.CacheRooms(user, rooms, token);
+                        _rooms.IsComplete(user, needMembers ??= []);
+                    },
+                    _rooms.AbandonRooms,
+                    cancellationToken).ConfigureAwait(false);
             }
 
             if (needMembers is { Count: > 0 })
@@ -618,22 +603,36 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        for (int i = 0; i < missing.Count; i++)
+        await AskViewAsync(missing, _membership.GetMembersOfRoomAsync, _rooms.CacheMembers, _rooms.AbandonMembers, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks the membership view for each key in turn and gives each answer to the cache under the lock. When a lookup
+    /// fails, those not yet answered are abandoned (nothing cached) before the failure goes up. Called without the lock.
+    /// </summary>
+    private async ValueTask AskViewAsync<TKey, TAnswer>(
+        List<(TKey Key, long Token)> lookups,
+        Func<TKey, CancellationToken, ValueTask<IReadOnlyCollection<TAnswer>>> ask,
+        Action<TKey, IReadOnlyCollection<TAnswer>, long?> cache,
+        Action<TKey> abandon,
+        CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < lookups.Count; i++)
         {
-            var (room, token) = missing[i];
-            IReadOnlyCollection<UserId> members;
+            var (key, token) = lookups[i];
+            IReadOnlyCollection<TAnswer> answer;
             try
             {
-                members = await _membership.GetMembersOfRoomAsync(room, cancellationToken).ConfigureAwait(false);
-                ArgumentNullException.ThrowIfNull(members);
+                answer = await ask(key, cancellationToken).ConfigureAwait(false);
+                ArgumentNullException.ThrowIfNull(answer);
             }
             catch
             {
                 lock (_lock)
                 {
-                    for (int j = i; j < missing.Count; j++)
+                    for (int j = i; j < lookups.Count; j++)
                     {
-                        _rooms.CacheMembers(missing[j].Room, [], token: long.MinValue); // ends the lookups; nothing cached
+                        abandon(lookups[j].Key);
                     }
                 }
 
@@ -642,7 +641,7 @@ internal sealed partial class DefaultPresenceEngine
 
             lock (_lock)
             {
-                _rooms.CacheMembers(room, members, token);
+                cache(key, answer, token);
             }
         }
     }

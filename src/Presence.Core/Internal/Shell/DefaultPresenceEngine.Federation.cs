@@ -187,8 +187,11 @@ internal sealed partial class DefaultPresenceEngine
     private bool PeerMaySeeLocked(ServerName peer, UserId user, bool assumeRoomWhenUnknown = false)
     {
         var visibility = VisibilityOfLocked(user);
+
+        // An honoured subscription stands while the rooms are not cached, until a membership change says otherwise.
+        bool roomThere = VisibilityRule.NeedsRooms(visibility) && (_rooms.ServerSharesRoom(user, peer) ?? assumeRoomWhenUnknown);
         bool observerThere = false;
-        if (_observersOf.TryGetValue(user, out var observers))
+        if (VisibilityRule.NeedsObserver(visibility, self: false, roomThere) && _observersOf.TryGetValue(user, out var observers))
         {
             foreach (var observer in observers)
             {
@@ -200,8 +203,6 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        // An honoured subscription stands while the rooms are not cached, until a membership change says otherwise.
-        bool roomThere = VisibilityRule.NeedsRooms(visibility) && (_rooms.ServerSharesRoom(user, peer) ?? assumeRoomWhenUnknown);
         return VisibilityRule.MaySee(visibility, self: false, roomThere, observerThere);
     }
 

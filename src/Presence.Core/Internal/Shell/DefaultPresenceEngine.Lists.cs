@@ -447,7 +447,7 @@ internal sealed partial class DefaultPresenceEngine
         var visibility = VisibilityOfLocked(target);
         bool self = viewer == target;
         bool shares = !self && VisibilityRule.NeedsRooms(visibility) && (sharesRoom ?? _rooms.SharesRoom(viewer, target) ?? false);
-        return VisibilityRule.MaySee(visibility, self, shares, !self && IsAllowedLocked(viewer, target));
+        return VisibilityRule.MaySee(visibility, self, shares, VisibilityRule.NeedsObserver(visibility, self, shares) && IsAllowedLocked(viewer, target));
     }
 
     /// <summary>Writes a relation's current state (or its absence) to the list store, one write at a time, outside the lock.</summary>
