@@ -16,14 +16,21 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Peer → its users we watch: what we poll it for again when a watchdog fires.</summary>
     private readonly Dictionary<ServerName, HashSet<UserId>> _watching = [];
 
-    /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule.</summary>
+    /// <summary>
+    /// Peers that speak this protocol (their messages carry its ordering key, or a reminder): they follow seed 000 — their
+    /// users do not go stale by the per-user rule but by the promise lifetime, they receive reminders, and they derive
+    /// <c>currently_active</c> themselves. The others only speak the specification and get the periodic re-send instead.
+    /// </summary>
     private readonly HashSet<ServerName> _remindingPeers = [];
+
+    /// <summary>Peers we sent a local user's presence because they share a room: their liveness is kept even with no subscription.</summary>
+    private readonly HashSet<ServerName> _roomPeers = [];
 
     /// <summary>Peer → how many of its users the table holds: a hostile peer cannot grow memory without bound.</summary>
     private readonly Dictionary<ServerName, int> _remoteUsers = [];
 
     private readonly HashSet<ServerName> _serverScratch = [];
-    private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
+    private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll, bool Reminder)>? _reminders;
     private List<DeferredSend>? _deferredSends;
 
     public async ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default)
@@ -46,15 +53,50 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        // A poll is honoured only where the peer has reasonable interest: its users share a room with ours.
-        var polled = message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).ToList();
-        if (polled.Count > 0)
+        _outbound?.NoteInbound(origin); // a failing destination that talks to us is up: retry now
+        var federation = _options.Federation;
+
+        // Existence first (held, or a record in the store), then interest the caches already know; only the rest cost a
+        // membership lookup, at most MaxMembershipLookupsPerMessage of them.
+        var polled = message.Poll.Take(federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).Distinct().ToList();
+        var invited = message.ListRequests.Take(federation.MaxInboundEntriesPerMessage)
+            .Where(r => r is { Action: PresenceListAction.Invite } && r.Observed.IsOn(_server)).Select(static r => r.Observed).Distinct().ToList();
+        HashSet<UserId>? overLookupBudget = null;
+        if (polled.Count > 0 || invited.Count > 0)
         {
-            await EnsureLoadedAsync(polled, cancellationToken).ConfigureAwait(false);
-            await EnsureRoomsAsync(polled, cancellationToken).ConfigureAwait(false);
+            await EnsureLoadedAsync(polled.Concat(invited), cancellationToken).ConfigureAwait(false);
         }
 
-        var federation = _options.Federation;
+        if (polled.Count > 0)
+        {
+            List<UserId>? lookups = null;
+            lock (_lock)
+            {
+                ThrowIfNotRunning();
+                foreach (var user in polled)
+                {
+                    if (!ExistsLocked(user) || _rooms.TryGetRooms(user, out _) || !VisibilityRule.NeedsRooms(VisibilityOfLocked(user)))
+                    {
+                        continue; // refused without a lookup, or decided by the caches and the user's visibility
+                    }
+
+                    if ((lookups?.Count ?? 0) < federation.MaxMembershipLookupsPerMessage)
+                    {
+                        (lookups ??= []).Add(user);
+                    }
+                    else
+                    {
+                        (overLookupBudget ??= []).Add(user);
+                    }
+                }
+            }
+
+            if (lookups is not null)
+            {
+                await EnsureRoomsAsync(lookups, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         List<PresenceSnapshot>? answer = null;
         List<(UserId Observer, UserId Observed)>? relationsChanged;
         Followups misses;
@@ -63,10 +105,9 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
             long now = Now();
             _watchdogs.NoteTraffic(origin, now);
-            if (message.IsReminder)
+            if ((message.IsReminder || message.Sequence is not null) && _remindingPeers.Add(origin))
             {
-                _remindingPeers.Add(origin);
-                _watchdogs.NoteReminder(origin, now);
+                _outbound?.MarkProtocolPeer(origin); // it derives currently_active: flips are never sent to it
             }
 
             int budget = federation.MaxInboundEntriesPerMessage;
@@ -102,9 +143,9 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "status_too_long");
                 }
-                else if (!ApplyRemoteLocked(pushed, staleAfter, heldForOrigin < federation.MaxRemoteUsersPerPeer, ref heldForOrigin))
+                else if (ApplyRemoteLocked(BusyAsConfigured(pushed), staleAfter, heldForOrigin < federation.MaxRemoteUsersPerPeer, ref heldForOrigin, message.Sequence ?? 0) is var applied && applied != RemoteApplied.Applied)
                 {
-                    DropInbound(origin, "remote_user_cap");
+                    DropInbound(origin, applied == RemoteApplied.OverCap ? "remote_user_cap" : "stale_order");
                 }
             }
 
@@ -126,6 +167,14 @@ internal sealed partial class DefaultPresenceEngine
                 else if (!user.IsOn(_server))
                 {
                     DropInbound(origin, "not_local");
+                }
+                else if (!ExistsLocked(user))
+                {
+                    DropInbound(origin, "no_such_user");
+                }
+                else if (overLookupBudget is not null && overLookupBudget.Contains(user))
+                {
+                    DropInbound(origin, "lookup_budget");
                 }
                 else if (!PeerMaySeeLocked(origin, user))
                 {
@@ -235,7 +284,35 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
             _watchdogs.NoteTraffic(origin, Now());
         }
+
+        _outbound?.NoteInbound(origin); // a failing destination that talks to us is up: retry now
     }
+
+    public IPresenceOutbox Outbox => (IPresenceOutbox?)_outbound ?? NoOutbox.Instance;
+
+    /// <summary>The outbox of an engine without a transport: nothing is ever owed.</summary>
+    private sealed class NoOutbox : IPresenceOutbox
+    {
+        public static readonly NoOutbox Instance = new();
+
+        public PresenceOutboxBatch? TryTake(ServerName destination) => null;
+    }
+
+    /// <summary>Does the local user exist: held in memory, or read from the store (callers load first)? Lock held.</summary>
+    private bool ExistsLocked(UserId user)
+    {
+        var shard = ShardOf(user);
+        lock (shard.Gate)
+        {
+            return shard.Table.TryFind(user, out _);
+        }
+    }
+
+    /// <summary>A peer's busy reaches this server's clients as online where busy is disabled.</summary>
+    private PresenceSnapshot BusyAsConfigured(PresenceSnapshot pushed)
+        => pushed.State != PresenceState.Busy || _options.EnableBusy
+            ? pushed
+            : new PresenceSnapshot(pushed.User, PresenceState.Online, pushed.StatusMessage, pushed.LastActive, pushed.CurrentlyActive, pushed.DeviceKinds);
 
     /// <summary>Starts watching a remote user (tests; the engine does it through presence-list interest).</summary>
     internal void Watch(UserId remote) => WithLock(now => WatchLocked(remote, now));
@@ -363,11 +440,30 @@ internal sealed partial class DefaultPresenceEngine
 
         foreach (var server in servers)
         {
-            _outbound.Enqueue(server, snapshot);
+            OweLocked(server, snapshot);
         }
     }
 
-    /// <summary>Collects reminders for peers whose watchdog fired. Lock held.</summary>
+    /// <summary>
+    /// Queues a local user's presence for a server that may see it, and keeps that server's liveness: watchdogs and
+    /// reminders for peers of this protocol, the periodic re-send for the others. Lock held.
+    /// </summary>
+    private void OweLocked(ServerName server, PresenceSnapshot snapshot)
+    {
+        _outbound!.Enqueue(server, snapshot);
+        if (_roomPeers.Add(server) || !_watchdogs.IsTracked(server))
+        {
+            _watchdogs.Track(server, Now());
+        }
+    }
+
+    /// <summary>
+    /// Collects what fired watchdogs owe. A peer of this protocol gets a reminder (short watchdog: only while it subscribed
+    /// to or is polled for users — the seed's exchange; long watchdog: always) carrying our current state of every user it
+    /// may see, through rooms or subscriptions, and a new poll of its users we watch. A peer that only speaks the
+    /// specification gets, at its refresh phase, every user it may see who is not offline, in one message. A peer with
+    /// nothing owed either way is released. Lock held.
+    /// </summary>
     private void ExpireWatchdogsLocked(long now)
     {
         if (_watchdogs.NextDeadline > now)
@@ -375,45 +471,85 @@ internal sealed partial class DefaultPresenceEngine
             return; // the tick was for a user deadline
         }
 
-        var fired = new List<(ServerName Peer, bool Long)>();
+        var fired = new List<(ServerName Peer, WatchdogKind Kind)>();
         _watchdogs.Expire(now, fired);
-        foreach (var (peer, isLong) in fired)
+        List<UserId>? showing = null;
+        foreach (var (peer, kind) in fired)
         {
-            _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", isLong ? "long" : "short"));
+            bool protocol = _remindingPeers.Contains(peer);
+            bool exchange = _subscribedBy.ContainsKey(peer) || _watching.ContainsKey(peer);
+            if (kind == WatchdogKind.Refresh ? protocol : !exchange && (!protocol || kind == WatchdogKind.Short))
+            {
+                continue; // a refresh is for spec-only peers; a room-only peer's liveness is the long reminder or the refresh
+            }
+
+            _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", kind switch { WatchdogKind.Short => "short", WatchdogKind.Long => "long", _ => "refresh" }));
             var push = new List<PresenceSnapshot>();
+            var added = new HashSet<UserId>();
             if (_subscribedBy.TryGetValue(peer, out var users))
             {
                 foreach (var user in users)
                 {
-                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot))
+                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown
+                        && (kind != WatchdogKind.Refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
                     {
-                        if (!snapshot.IsUnknown)
-                        {
-                            push.Add(snapshot);
-                        }
+                        push.Add(snapshot);
                     }
                 }
             }
 
-            List<UserId> poll = _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
+            if (_roomPeers.Contains(peer))
+            {
+                showing ??= CollectShowingLocked();
+                foreach (var user in showing)
+                {
+                    if (!added.Contains(user) && PeerMaySeeLocked(peer, user) && TryReadLocked(user, out var snapshot)
+                        && snapshot.State is not (PresenceState.Offline or PresenceState.Unknown) && added.Add(user))
+                    {
+                        push.Add(snapshot);
+                    }
+                }
+            }
+
+            List<UserId> poll = kind != WatchdogKind.Refresh && _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
             if (push.Count > 0 || poll.Count > 0)
             {
-                (_reminders ??= []).Add((peer, push, poll)); // no interest either way, no traffic
+                (_reminders ??= []).Add((peer, push, poll, kind != WatchdogKind.Refresh));
+            }
+            else if (!exchange && kind != WatchdogKind.Short)
+            {
+                _roomPeers.Remove(peer); // it sees none of our users any more: no liveness owed
+                ReleasePeerIfIdleLocked(peer);
             }
         }
     }
 
-    /// <summary>Sends collected reminders: our current state of the users the peer subscribed to, and a new poll of its users we watch.</summary>
-    private void SendReminders(List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? reminders)
+    /// <summary>The local users in memory whose presence is not offline. Lock held (takes each shard's gate in turn).</summary>
+    private List<UserId> CollectShowingLocked()
+    {
+        var users = new List<UserId>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.Table.CollectShowing(users);
+            }
+        }
+
+        return users;
+    }
+
+    /// <summary>Sends what fired watchdogs owe: reminders (state and polls) and spec-only re-sends, each peer's in one message.</summary>
+    private void SendReminders(List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll, bool Reminder)>? reminders)
     {
         if (reminders is null || _outbound is null)
         {
             return;
         }
 
-        foreach (var (peer, push, poll) in reminders)
+        foreach (var (peer, push, poll, reminder) in reminders)
         {
-            _outbound.SendNow(peer, push, poll, [], reminder: true);
+            _outbound.SendNow(peer, push, poll, [], reminder);
         }
     }
 
