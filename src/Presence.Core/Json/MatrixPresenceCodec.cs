@@ -39,7 +39,7 @@ public static class MatrixPresenceCodec
     /// <summary>The extension key carrying the promise lifetime, in milliseconds.</summary>
     public const string PromiseLifetimeKey = "io.presence_core.promise_lifetime_ms";
 
-    /// <summary>The largest document read, in bytes.</summary>
+    /// <summary>The largest document read (a client body, or one EDU's presence content: never the host's room events), in bytes.</summary>
     public const int MaxDocumentBytes = 1 << 20;
 
     /// <summary>The deepest nesting read.</summary>
@@ -233,7 +233,7 @@ public static class MatrixPresenceCodec
                 }
             }
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             throw new PresenceFormatException($"The transaction is not valid: {ex.Message}", ex);
         }
@@ -290,6 +290,11 @@ public static class MatrixPresenceCodec
 
     private static PresenceMessage? TryReadEduCore(string type, JsonElement content, DateTimeOffset now, string path, IList<string> problems)
     {
+        if (content.ValueKind == JsonValueKind.Object && System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(content).Length > MaxDocumentBytes)
+        {
+            throw new PresenceFormatException($"{path}: {System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(content).Length} bytes of presence content; at most {MaxDocumentBytes} are read.");
+        }
+
         if (type == "m.presence")
         {
             var dto = DeserializeElement(content, PresenceJsonContext.Default.PresenceEduContentDto, path);

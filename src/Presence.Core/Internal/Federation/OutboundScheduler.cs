@@ -195,6 +195,31 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     }
 
     /// <summary>
+    /// Owes a destination its periodic re-send (users it may see, so they do not go stale there): due within the lazy
+    /// window, so it rides any transaction going there first; otherwise it goes as one message at the deadline.
+    /// </summary>
+    public void Refresh(ServerName destination, IReadOnlyList<PresenceSnapshot> push)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            var peer = GetPeerLocked(destination);
+            foreach (var snapshot in push)
+            {
+                AddPushLocked(peer, snapshot);
+            }
+
+            long now = _time.GetTimestamp();
+            OweLocked(peer, LazyDue(peer, now));
+            ArmLocked(now);
+        }
+    }
+
+    /// <summary>
     /// Traffic arrived from <paramref name="peer"/> (a message or any transaction): if sends to it are failing, it is
     /// evidently up, so the retry happens now instead of at the end of its backoff.
     /// </summary>

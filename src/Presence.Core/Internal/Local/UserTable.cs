@@ -919,7 +919,8 @@ internal sealed class UserTable
                 u.PublishedActive = false; // derived, as the peer expects us to
                 _observer.OnPublished(index, ToSnapshot(ref u, u.PublishedState, u.PublishedLastActive, false, u.PublishedKinds, PresenceUrgency.Derivable));
             }
-            else if (u.RemoteExpiry != NoDeadline && u.RemoteExpiry > now)
+
+            if (u.RemoteExpiry != NoDeadline && u.RemoteExpiry > now)
             {
                 Schedule(index, u.RemoteExpiry);
             }

@@ -16,12 +16,11 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Peer → its users we watch: what we poll it for again when a watchdog fires.</summary>
     private readonly Dictionary<ServerName, HashSet<UserId>> _watching = [];
 
-    /// <summary>
-    /// Peers that speak this protocol (their messages carry its ordering key, or a reminder): they follow seed 000 — their
-    /// users do not go stale by the per-user rule but by the promise lifetime, they receive reminders, and they derive
-    /// <c>currently_active</c> themselves. The others only speak the specification and get the periodic re-send instead.
-    /// </summary>
+    /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule but by the promise lifetime.</summary>
     private readonly HashSet<ServerName> _remindingPeers = [];
+
+    /// <summary>Peers whose messages carry this protocol's ordering key: they derive <c>currently_active</c> themselves.</summary>
+    private readonly HashSet<ServerName> _protocolPeers = [];
 
     /// <summary>Peers we sent a local user's presence because they share a room: their liveness is kept even with no subscription.</summary>
     private readonly HashSet<ServerName> _roomPeers = [];
@@ -62,9 +61,26 @@ internal sealed partial class DefaultPresenceEngine
         var invited = message.ListRequests.Take(federation.MaxInboundEntriesPerMessage)
             .Where(r => r is { Action: PresenceListAction.Invite } && r.Observed.IsOn(_server)).Select(static r => r.Observed).Distinct().ToList();
         HashSet<UserId>? overLookupBudget = null;
-        if (polled.Count > 0 || invited.Count > 0)
+        HashSet<UserId>? noAccount = null;
+        if (polled.Count > 0)
         {
-            await EnsureLoadedAsync(polled.Concat(invited), cancellationToken).ConfigureAwait(false);
+            await EnsureLoadedAsync(polled, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (invited.Count > 0 && _membership is ILocalUserDirectory directory)
+        {
+            foreach (var user in invited.Take(federation.MaxMembershipLookupsPerMessage))
+            {
+                if (!await directory.UserExistsAsync(user, cancellationToken).ConfigureAwait(false))
+                {
+                    (noAccount ??= []).Add(user);
+                }
+            }
+
+            foreach (var user in invited.Skip(federation.MaxMembershipLookupsPerMessage))
+            {
+                (noAccount ??= []).Add(user); // beyond the lookup budget: refused, not looked up
+            }
         }
 
         if (polled.Count > 0)
@@ -105,7 +121,13 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
             long now = Now();
             _watchdogs.NoteTraffic(origin, now);
-            if ((message.IsReminder || message.Sequence is not null) && _remindingPeers.Add(origin))
+            if (message.IsReminder)
+            {
+                _remindingPeers.Add(origin);
+                _watchdogs.NoteReminder(origin, now);
+            }
+
+            if ((message.IsReminder || message.Sequence is not null) && _protocolPeers.Add(origin))
             {
                 _outbound?.MarkProtocolPeer(origin); // it derives currently_active: flips are never sent to it
             }
@@ -119,7 +141,7 @@ internal sealed partial class DefaultPresenceEngine
                 ? _timeBase.ToTicks(message.PromiseLifetime ?? federation.DefaultPromiseLifetime)
                 : _remoteStaleAfter;
             // Answers first: an accept and the presence it carries arrive together, and the presence must find the permission.
-            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, ref budget, ref overBudget);
+            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, noAccount, ref budget, ref overBudget);
             _remoteUsers.TryGetValue(origin, out int heldForOrigin);
             foreach (var pushed in message.Push)
             {
@@ -458,11 +480,12 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>
-    /// Collects what fired watchdogs owe. A peer of this protocol gets a reminder (short watchdog: only while it subscribed
-    /// to or is polled for users — the seed's exchange; long watchdog: always) carrying our current state of every user it
-    /// may see, through rooms or subscriptions, and a new poll of its users we watch. A peer that only speaks the
-    /// specification gets, at its refresh phase, every user it may see who is not offline, in one message. A peer with
-    /// nothing owed either way is released. Lock held.
+    /// Collects what fired deadlines owe. The seed's watchdogs (short and long) fire for peers we exchange subscriptions
+    /// with (they polled our users, or we watch theirs): a reminder carrying our current state of every user the peer may
+    /// see — through subscriptions and rooms — and a new poll of its users we watch. The refresh cycle, at the pair's own
+    /// phase, fires for every peer that may see our users: each of them not offline is owed again within the lazy window
+    /// (riding any transaction going there, else one message), so no server that shares a room with our users lets them
+    /// go stale by the 30-minute rule of today's servers. A peer owed nothing either way is released. Lock held.
     /// </summary>
     private void ExpireWatchdogsLocked(long now)
     {
@@ -476,14 +499,18 @@ internal sealed partial class DefaultPresenceEngine
         List<UserId>? showing = null;
         foreach (var (peer, kind) in fired)
         {
-            bool protocol = _remindingPeers.Contains(peer);
+            bool refresh = kind == WatchdogKind.Refresh;
             bool exchange = _subscribedBy.ContainsKey(peer) || _watching.ContainsKey(peer);
-            if (kind == WatchdogKind.Refresh ? protocol : !exchange && (!protocol || kind == WatchdogKind.Short))
+            if (!refresh && !exchange)
             {
-                continue; // a refresh is for spec-only peers; a room-only peer's liveness is the long reminder or the refresh
+                continue; // a room-only peer's liveness is the refresh cycle
             }
 
-            _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", kind switch { WatchdogKind.Short => "short", WatchdogKind.Long => "long", _ => "refresh" }));
+            if (!refresh)
+            {
+                _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", kind == WatchdogKind.Long ? "long" : "short"));
+            }
+
             var push = new List<PresenceSnapshot>();
             var added = new HashSet<UserId>();
             if (_subscribedBy.TryGetValue(peer, out var users))
@@ -491,7 +518,7 @@ internal sealed partial class DefaultPresenceEngine
                 foreach (var user in users)
                 {
                     if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown
-                        && (kind != WatchdogKind.Refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
+                        && (!refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
                     {
                         push.Add(snapshot);
                     }
@@ -511,12 +538,12 @@ internal sealed partial class DefaultPresenceEngine
                 }
             }
 
-            List<UserId> poll = kind != WatchdogKind.Refresh && _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
+            List<UserId> poll = !refresh && _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
             if (push.Count > 0 || poll.Count > 0)
             {
-                (_reminders ??= []).Add((peer, push, poll, kind != WatchdogKind.Refresh));
+                (_reminders ??= []).Add((peer, push, poll, !refresh));
             }
-            else if (!exchange && kind != WatchdogKind.Short)
+            else if (refresh && !exchange)
             {
                 _roomPeers.Remove(peer); // it sees none of our users any more: no liveness owed
                 ReleasePeerIfIdleLocked(peer);
@@ -549,7 +576,14 @@ internal sealed partial class DefaultPresenceEngine
 
         foreach (var (peer, push, poll, reminder) in reminders)
         {
-            _outbound.SendNow(peer, push, poll, [], reminder);
+            if (reminder)
+            {
+                _outbound.SendNow(peer, push, poll, [], reminder);
+            }
+            else
+            {
+                _outbound.Refresh(peer, push); // within the lazy window: rides any transaction going there first
+            }
         }
     }
 

@@ -484,7 +484,7 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>Applies presence-list requests from a peer. Lock held; returns the relations to persist.</summary>
-    private List<(UserId Observer, UserId Observed)>? ApplyListRequestsLocked(ServerName origin, IReadOnlyList<PresenceListRequest> requests, ref int budget, ref int overBudget)
+    private List<(UserId Observer, UserId Observed)>? ApplyListRequestsLocked(ServerName origin, IReadOnlyList<PresenceListRequest> requests, HashSet<UserId>? noAccount, ref int budget, ref int overBudget)
     {
         List<(UserId, UserId)>? changed = null;
         var replies = new List<PresenceListRequest>();
@@ -508,7 +508,7 @@ internal sealed partial class DefaultPresenceEngine
             switch (request.Action)
             {
                 case PresenceListAction.Invite when observerThere:
-                    if (!ExistsLocked(observed))
+                    if (noAccount is not null && noAccount.Contains(observed))
                     {
                         // Refused without a store write: the observer's server learns at once (de-duplicated per pair).
                         DropInbound(origin, "no_such_user");

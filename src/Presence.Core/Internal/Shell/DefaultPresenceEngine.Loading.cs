@@ -306,6 +306,7 @@ internal sealed partial class DefaultPresenceEngine
         if (!_remoteUsers.ContainsKey(peer) && !_subscribedBy.ContainsKey(peer) && !_watching.ContainsKey(peer) && !_pendingInvites.ContainsKey(peer) && !_roomPeers.Contains(peer))
         {
             _remindingPeers.Remove(peer);
+            _protocolPeers.Remove(peer);
             _watchdogs.Untrack(peer);
         }
     }
