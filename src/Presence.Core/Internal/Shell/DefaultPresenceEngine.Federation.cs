@@ -312,6 +312,15 @@ internal sealed partial class DefaultPresenceEngine
 
     public IPresenceOutbox Outbox => (IPresenceOutbox?)_outbound ?? NoOutbox.Instance;
 
+    /// <summary>Gets how many entries of every kind wait for other servers (tests).</summary>
+    internal int OutboundQueued => _outbound?.QueuedEntries ?? 0;
+
+    /// <summary>Gets whether the outbox treats <paramref name="peer"/> as speaking this protocol (tests).</summary>
+    internal bool IsProtocolPeer(ServerName peer) => _outbound?.IsProtocolPeer(peer) ?? false;
+
+    /// <summary>Queues polls, unpolls and list requests for a server and sends at once (tests).</summary>
+    internal void SendNowForTest(ServerName to, UserId[] poll, UserId[] unpoll, PresenceListRequest[] lists) => _outbound?.SendNow(to, [], poll, unpoll, reminder: false, lists);
+
     /// <summary>The outbox of an engine without a transport: nothing is ever owed.</summary>
     private sealed class NoOutbox : IPresenceOutbox
     {
