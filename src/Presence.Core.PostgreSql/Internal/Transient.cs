@@ -8,6 +8,7 @@ internal static class Transient
 {
     public static bool Is(Exception exception) => exception switch
     {
+        PostgreSqlPresenceStoreException ours => ours.IsTransient,
         NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is IOException or SocketException or TimeoutException,
         TimeoutException or IOException or SocketException => true,
         OperationCanceledException => true, // our own deadline (FlushBound); a caller's cancellation is never classified
