@@ -15,5 +15,23 @@ internal static class Database
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>A fresh schema (dropped first) and a store on it, migrated.</summary>
+    public static async Task<(NpgsqlDataSource DataSource, PostgreSqlPresenceStore Store)> OpenStoreAsync(string schema)
+    {
+        var dataSource = Open();
+        await ExecuteAsync(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE");
+        var store = new PostgreSqlPresenceStore(dataSource, new PostgreSqlPresenceStoreOptions { Schema = schema });
+        await store.MigrateAsync();
+        return (dataSource, store);
+    }
+
+    /// <summary>Disposes the store, drops its schema and closes the data source.</summary>
+    public static async Task CloseStoreAsync(NpgsqlDataSource dataSource, PostgreSqlPresenceStore store, string schema)
+    {
+        await store.DisposeAsync();
+        await ExecuteAsync(dataSource, $"DROP SCHEMA IF EXISTS {schema} CASCADE");
+        await dataSource.DisposeAsync();
+    }
+
     public static UserId[] Users(int count) => Enumerable.Range(0, count).Select(static i => UserId.Parse($"@user{i}:bench.test")).ToArray();
 }

@@ -24,9 +24,7 @@ public class ListAndLoadBenchmarks
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        _dataSource = Database.Open();
-        await Database.ExecuteAsync(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE");
-        _store = new PostgreSqlPresenceStore(_dataSource, new PostgreSqlPresenceStoreOptions { Schema = Schema });
+        (_dataSource, _store) = await Database.OpenStoreAsync(Schema);
         _users = Database.Users(100_000);
         for (int at = 0; at < _users.Length; at += 5_000)
         {
@@ -96,8 +94,6 @@ public class ListAndLoadBenchmarks
     [GlobalCleanup]
     public async Task CleanupAsync()
     {
-        await _store.DisposeAsync();
-        await Database.ExecuteAsync(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE");
-        await _dataSource.DisposeAsync();
+        await Database.CloseStoreAsync(_dataSource, _store, Schema);
     }
 }

@@ -27,10 +27,7 @@ public class WriteBehindBenchmarks
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        _dataSource = Database.Open();
-        await Database.ExecuteAsync(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE");
-        _store = new PostgreSqlPresenceStore(_dataSource, new PostgreSqlPresenceStoreOptions { Schema = Schema });
-        await _store.MigrateAsync();
+        (_dataSource, _store) = await Database.OpenStoreAsync(Schema);
         await Database.ExecuteAsync(_dataSource, $"CREATE TABLE {Schema}.copy_target (LIKE {Schema}.presence_records INCLUDING ALL)");
         _counting = new CountingStore(_store);
         _users = Database.Users(Users);
@@ -99,9 +96,7 @@ public class WriteBehindBenchmarks
     public async Task CleanupAsync()
     {
         await _engine.DisposeAsync();
-        await _store.DisposeAsync();
-        await Database.ExecuteAsync(_dataSource, $"DROP SCHEMA IF EXISTS {Schema} CASCADE");
-        await _dataSource.DisposeAsync();
+        await Database.CloseStoreAsync(_dataSource, _store, Schema);
     }
 
     private string Status() => "status " + _iteration;
