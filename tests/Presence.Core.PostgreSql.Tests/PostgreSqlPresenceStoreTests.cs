@@ -204,4 +204,47 @@ public sealed class PostgreSqlPresenceStoreTests
             await PostgresServer.DropSchemaAsync(schema);
         }
     }
+
+    [Test]
+    public async Task SaveAsync_ServerStoppedDuringALargeWrite_EveryRowLandsAfterItReturns()
+    {
+        string schema = PostgresServer.NewSchema();
+        PostgresServer.ConnectionString();
+        await using var store = new PostgreSqlPresenceStore(PostgresServer.NewDataSource(), ownsDataSource: true, new PostgreSqlPresenceStoreOptions { Schema = schema, BatchSize = 2_000, RetryDelay = TimeSpan.FromMilliseconds(50), MaxRetryDelay = TimeSpan.FromMilliseconds(200) }, null, null, null);
+        try
+        {
+            await store.MigrateAsync();
+            var records = Enumerable.Range(0, 40_000).Select(static i => Record(i, "big")).ToList();
+
+            // The server stops while the write runs (or just after: either way nothing may be lost).
+            var inflight = store.SaveAsync(records, CancellationToken.None).AsTask();
+            await PostgresServer.PauseAsync();
+            try
+            {
+                await inflight;
+                TestContext.Out.WriteLine("the write finished before the server stopped");
+            }
+            catch (PostgreSqlPresenceStoreException failure) when (failure.IsTransient)
+            {
+                TestContext.Out.WriteLine("the write was cut: " + failure.Message); // told, and the rows are kept
+            }
+            finally
+            {
+                await PostgresServer.ResumeAsync();
+            }
+
+            await store.SaveAsync([Record(40_000, "after")], CancellationToken.None);
+            long stored = await PostgresServer.ScalarAsync<long>($"SELECT count(*) FROM \"{schema}\".presence_records WHERE status_msg = 'big'");
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(stored, Is.EqualTo(40_000));
+                Assert.That(store.GetStatus().PendingRows, Is.Zero);
+            }
+        }
+        finally
+        {
+            await PostgresServer.DropSchemaAsync(schema);
+        }
+    }
 }
