@@ -177,6 +177,47 @@ public sealed class EngineOnPostgreSqlTests
         }
     }
 
+    [Test]
+    public async Task ServerStoppedAndStarted_ChangesMadeDuringTheOutageAreSaved()
+    {
+        // The engine on the real clock: its first retry comes a second after a failure (a real wait on a signal, no sleep).
+        await using var dataSource = PostgresServer.NewDataSource();
+        await using var inner = new PostgreSqlPresenceStore(dataSource, new PostgreSqlPresenceStoreOptions { Schema = _schema, RetryDelay = TimeSpan.FromMilliseconds(50), MaxRetryDelay = TimeSpan.FromMilliseconds(200) });
+        var store = new SignallingStore(inner);
+        await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), store, listStore: inner.Lists, peerSubscriptionStore: inner.PeerSubscriptions);
+        await engine.StartAsync();
+        var saved = store.WhenSaved(Alice, "before");
+        engine.SetPresence(Alice, "phone", PresenceState.Online, "before");
+        await saved;
+
+        var failed = store.WhenFailed();
+        var aliceSaved = store.WhenSaved(Alice, "during");
+        var carolSaved = store.WhenSaved(Carol, "during");
+        await PostgresServer.PauseAsync();
+        try
+        {
+            engine.SetPresence(Alice, "phone", PresenceState.Unavailable, "during");
+            engine.SetPresence(Carol, "laptop", PresenceState.Online, "during");
+            await failed;
+        }
+        finally
+        {
+            await PostgresServer.ResumeAsync();
+        }
+
+        await Task.WhenAll(aliceSaved, carolSaved);
+        await using var reopened = new PostgreSqlPresenceStore(dataSource, new PostgreSqlPresenceStoreOptions { Schema = _schema });
+        var stored = (await reopened.LoadAsync([Alice, Carol], CancellationToken.None)).ToDictionary(static r => r.User);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(stored[Alice].StatusMessage, Is.EqualTo("during"));
+            Assert.That(stored[Alice].RequestedState, Is.EqualTo(PresenceState.Unavailable));
+            Assert.That(stored[Carol].StatusMessage, Is.EqualTo("during"));
+            Assert.That(inner.GetStatus().IsHealthy, Is.True);
+        }
+    }
+
     private static (long N, string User, long At)? Parse(string line)
     {
         var parts = line.Split(' ');
@@ -200,5 +241,62 @@ public sealed class EngineOnPostgreSqlTests
             await Store.DisposeAsync();
             await DataSource.DisposeAsync();
         }
+    }
+
+    /// <summary>Signals when a user's record with a given status has been saved (durably), and when a save failed.</summary>
+    private sealed class SignallingStore(IPresenceStore inner) : IPresenceStore
+    {
+        private readonly Lock _gate = new();
+        private readonly List<(UserId User, string Status, TaskCompletionSource Done)> _saved = [];
+        private TaskCompletionSource? _failed;
+
+        public Task WhenSaved(UserId user, string status)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                _saved.Add((user, status, done));
+            }
+
+            return done.Task;
+        }
+
+        public Task WhenFailed()
+        {
+            lock (_gate)
+            {
+                return (_failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+
+        public async ValueTask SaveAsync(IReadOnlyList<PresenceRecord> records, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await inner.SaveAsync(records, cancellationToken);
+            }
+            catch (PostgreSqlPresenceStoreException)
+            {
+                lock (_gate)
+                {
+                    _failed?.TrySetResult();
+                }
+
+                throw;
+            }
+
+            lock (_gate)
+            {
+                foreach (var (user, status, done) in _saved)
+                {
+                    if (records.Any(r => r.User == user && r.StatusMessage == status))
+                    {
+                        done.TrySetResult();
+                    }
+                }
+            }
+        }
+
+        public ValueTask<IReadOnlyList<PresenceRecord>> LoadAsync(IReadOnlyCollection<UserId> users, CancellationToken cancellationToken) => inner.LoadAsync(users, cancellationToken);
     }
 }
