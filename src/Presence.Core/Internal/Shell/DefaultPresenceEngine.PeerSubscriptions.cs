@@ -74,9 +74,18 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>Writes every noted change, in order, outside the lock; on failure they are kept for the next write and the error is thrown.</summary>
-    /// <remarks>Always takes the semaphore: a write already running (from the background) may carry this caller's changes.</remarks>
+    /// <remarks>
+    /// With nothing noted and no write running, returns at once (a push-only message waits for nothing). Otherwise it takes
+    /// the semaphore: a write already running (from the background) may carry this caller's changes, and a failed one puts
+    /// them back before it releases.
+    /// </remarks>
     private async ValueTask PersistPeerSubscriptionsAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _peerChangesPending) == 0 && _peerWrites.CurrentCount == 1)
+        {
+            return;
+        }
+
         await _peerWrites.WaitAsync(cancellationToken).ConfigureAwait(false);
         List<(ServerName Peer, UserId User, bool Subscribed)>? changes = null;
         try
