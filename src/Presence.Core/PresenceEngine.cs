@@ -17,6 +17,7 @@ public static class PresenceEngine
     /// <param name="meterFactory">Creates the engine's meter; a meter of its own when <see langword="null"/>.</param>
     /// <param name="transport">How messages reach other servers; presence stays on this server when <see langword="null"/>.</param>
     /// <param name="listStore">Where presence lists are persisted; a new <see cref="InMemoryPresenceListStore"/> when <see langword="null"/>.</param>
+    /// <param name="peerSubscriptionStore">Where the subscriptions of other servers to our users are persisted; a new <see cref="InMemoryPeerSubscriptionStore"/> when <see langword="null"/>.</param>
     /// <returns>The engine, not yet started.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="membership"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the message names each one at fault.</exception>
@@ -28,7 +29,8 @@ public static class PresenceEngine
         ILoggerFactory? loggerFactory = null,
         IMeterFactory? meterFactory = null,
         IPresenceTransport? transport = null,
-        IPresenceListStore? listStore = null)
+        IPresenceListStore? listStore = null,
+        IPeerSubscriptionStore? peerSubscriptionStore = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(membership);
@@ -41,6 +43,7 @@ public static class PresenceEngine
             loggerFactory ?? NullLoggerFactory.Instance,
             meterFactory,
             transport,
-            listStore ?? new InMemoryPresenceListStore());
+            listStore ?? new InMemoryPresenceListStore(),
+            peerSubscriptionStore ?? new InMemoryPeerSubscriptionStore());
     }
 }

@@ -23,6 +23,14 @@ public static class PresenceBuilderExtensions
         where TStore : class, IPresenceListStore
         => Replace<IPresenceListStore, TStore>(builder);
 
+    /// <summary>Uses <typeparamref name="TStore"/> to persist the subscriptions other servers hold to our users, replacing the in-memory default.</summary>
+    /// <typeparam name="TStore">The store type, resolved as a singleton.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IPresenceBuilder UsePeerSubscriptionStore<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TStore>(this IPresenceBuilder builder)
+        where TStore : class, IPeerSubscriptionStore
+        => Replace<IPeerSubscriptionStore, TStore>(builder);
+
     /// <summary>Uses <typeparamref name="TView"/> as the membership view.</summary>
     /// <typeparam name="TView">The view type, resolved as a singleton.</typeparam>
     /// <param name="builder">The builder.</param>

@@ -29,6 +29,7 @@ public static class PresenceServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPresenceStore, InMemoryPresenceStore>();
         services.TryAddSingleton<IPresenceListStore, InMemoryPresenceListStore>();
+        services.TryAddSingleton<IPeerSubscriptionStore, InMemoryPeerSubscriptionStore>();
         services.TryAddSingleton(static provider =>
         {
             var options = new PresenceOptions();
@@ -48,7 +49,8 @@ public static class PresenceServiceCollectionExtensions
             provider.GetService<ILoggerFactory>(),
             provider.GetService<IMeterFactory>(),
             provider.GetService<IPresenceTransport>(),
-            provider.GetRequiredService<IPresenceListStore>()));
+            provider.GetRequiredService<IPresenceListStore>(),
+            provider.GetRequiredService<IPeerSubscriptionStore>()));
         return new PresenceBuilder(services);
     }
 }

@@ -51,4 +51,7 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Debug, "Dropped {Count} inbound presence entries from {Server}: {Reason}.")]
     public static partial void InboundDropped(ILogger logger, string server, string reason, int count);
+
+    [LoggerMessage(40, LogLevel.Error, "Saving peer subscriptions failed; they are kept and written with the next change.")]
+    public static partial void PeerSubscriptionSaveFailed(ILogger logger, Exception exception);
 }

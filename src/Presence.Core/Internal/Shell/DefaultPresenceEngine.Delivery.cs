@@ -456,6 +456,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         _outbound?.Pump();
+        PersistPeerSubscriptionsInBackground(); // subscriptions pruned or given up
     }
 
     private async Task DeliverAfterLookupAsync(List<UserId> users)

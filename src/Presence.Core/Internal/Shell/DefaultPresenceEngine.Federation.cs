@@ -234,6 +234,7 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         RunFollowups(misses); // also pumps the outbound channel
+        await PersistPeerSubscriptionsAsync(CancellationToken.None).ConfigureAwait(false); // a poll's promise is durable before we return
         if (relationsChanged is not null)
         {
             foreach (var (observer, observed) in relationsChanged)
@@ -429,6 +430,7 @@ internal sealed partial class DefaultPresenceEngine
 
         peers.Add(peer);
         _watchdogs.Track(peer, now);
+        NotePeerSubscriptionLocked(peer, user, subscribed: true);
         return true;
     }
 
@@ -444,6 +446,8 @@ internal sealed partial class DefaultPresenceEngine
         {
             _peerSubscribers.Remove(user);
         }
+
+        NotePeerSubscriptionLocked(peer, user, subscribed: false);
     }
 
     /// <summary>Queues a local user's change for every server that should hear it: subscribers, and servers sharing a room. Lock held.</summary>
@@ -618,6 +622,8 @@ internal sealed partial class DefaultPresenceEngine
                     {
                         _peerSubscribers.Remove(user);
                     }
+
+                    NotePeerSubscriptionLocked(peer, user, subscribed: false);
                 }
             }
 

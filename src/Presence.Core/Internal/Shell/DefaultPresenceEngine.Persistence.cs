@@ -5,7 +5,11 @@ internal sealed partial class DefaultPresenceEngine
 {
     private const int MaxRecordsPerSave = 512;
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LastRetryDelay = TimeSpan.FromMinutes(1);
+    /// <summary>
+    /// The longest wait between two save attempts while the store fails: once the store is back, changes made meanwhile
+    /// are saved within this (a store such as the PostgreSQL one writes what it already holds on its own sooner).
+    /// </summary>
+    private static readonly TimeSpan LastRetryDelay = TimeSpan.FromSeconds(10);
 
     private async Task WriteBehindAsync()
     {

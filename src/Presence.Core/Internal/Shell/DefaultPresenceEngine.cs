@@ -53,9 +53,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         ILoggerFactory loggerFactory,
         System.Diagnostics.Metrics.IMeterFactory? meterFactory,
         IPresenceTransport? transport,
-        IPresenceListStore listStore)
+        IPresenceListStore listStore,
+        IPeerSubscriptionStore? peerStore = null)
     {
         _listStore = listStore;
+        _peerStore = peerStore ?? new InMemoryPeerSubscriptionStore();
         _options = options;
         _server = options.ServerName;
         _membership = membership;
@@ -110,6 +112,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     {
         await Task.Yield(); // the stores are host code: never call them under the lock
         var relations = new List<PresenceListEntry>();
+        List<PeerSubscription> peerSubscriptions;
         try
         {
             // Presence records are read per user when needed (LoadUsersAsync); only presence lists, which are user data the
@@ -118,6 +121,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             {
                 relations.Add(entry);
             }
+
+            peerSubscriptions = await LoadPeerSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -146,6 +151,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
                 }
             }
 
+            RestorePeerSubscriptionsLocked(peerSubscriptions, Now());
             _state = Running;
             _writer = WriteBehindAsync();
             _loader = LoadLoopAsync();
