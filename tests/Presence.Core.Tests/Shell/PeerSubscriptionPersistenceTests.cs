@@ -15,6 +15,7 @@ public sealed class PeerSubscriptionPersistenceTests
         var store = new InMemoryPeerSubscriptionStore();
         var (engine, clock) = await StartAsync(store, new ReminderTransport());
         await using var _ = engine;
+        engine.Heartbeat(Alice, "phone"); // a poll for a user the engine has never heard of is refused before anything is stored
 
         await engine.ReceiveAsync(Peer, new PresenceMessage(poll: [Alice]));
         var saved = await LoadAsync(store, clock.GetUtcNow());
@@ -61,6 +62,7 @@ public sealed class PeerSubscriptionPersistenceTests
         var store = new FlakyStore(inner) { Fail = true };
         var (engine, clock) = await StartAsync(store, new ReminderTransport());
         await using var _ = engine;
+        engine.Heartbeat(Alice, "phone"); // a poll for a user the engine has never heard of is refused before anything is stored
 
         Assert.That(async () => await engine.ReceiveAsync(Peer, new PresenceMessage(poll: [Alice])), Throws.InstanceOf<IOException>());
         Assert.That(inner.Count, Is.Zero);
