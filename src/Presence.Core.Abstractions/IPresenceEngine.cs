@@ -29,6 +29,44 @@ public interface IPresenceEngine : IAsyncDisposable
     void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null);
 
     /// <summary>
+    /// Opens a sync: the device counts as connected while the scope is open, however long the sync lasts. Open it when a
+    /// <c>/sync</c> request starts and dispose it when the response is sent; the sync timeout counts from then (or from the
+    /// last activity, whichever is later). Scopes may overlap (a client with two syncs open); the device stays connected
+    /// while any is open. Disposing twice is harmless.
+    /// </summary>
+    /// <param name="user">The local user.</param>
+    /// <param name="deviceId">The device.</param>
+    /// <param name="setPresence">The sync request's <c>set_presence</c>, if given: the device's state from now on, except that it never replaces busy.</param>
+    /// <returns>The scope; dispose it when the sync returns.</returns>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID or state is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not running (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    IDisposable OpenSync(UserId user, string deviceId, PresenceState? setPresence = null);
+
+    /// <summary>
+    /// Reads the presence stream for a <c>/sync</c>: the latest presence of every user <paramref name="viewer"/> may see that
+    /// changed after <paramref name="since"/>, and the token for the next request. <see cref="PresenceStreamToken.None"/>, a
+    /// token from before a restart or older than the retained window gets a full snapshot of what the viewer may see.
+    /// </summary>
+    /// <param name="viewer">The local user who syncs.</param>
+    /// <param name="since">The token from the previous answer, or <see cref="PresenceStreamToken.None"/>.</param>
+    /// <param name="limit">At most this many users in the answer (1 to 10,000); when cut short, <see cref="PresenceChanges.Limited"/> is set.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The changes and the next token.</returns>
+    ValueTask<PresenceChanges> GetChangesSinceAsync(UserId viewer, PresenceStreamToken since, int limit = 1000, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The long-poll form of <see cref="GetChangesSinceAsync"/>: answers at once when there are changes (or a snapshot is
+    /// due), otherwise waits until a change the viewer may see is published or <paramref name="timeout"/> passes (on the
+    /// engine's <see cref="TimeProvider"/>), and then answers, possibly with no changes.
+    /// </summary>
+    /// <param name="viewer">The local user who syncs.</param>
+    /// <param name="since">The token from the previous answer, or <see cref="PresenceStreamToken.None"/>.</param>
+    /// <param name="timeout">How long to wait for a change; zero answers at once.</param>
+    /// <param name="limit">At most this many users in the answer (1 to 10,000).</param>
+    /// <param name="cancellationToken">Cancels the wait (the client went away).</param>
+    /// <returns>The changes and the next token.</returns>
+    ValueTask<PresenceChanges> WaitForChangesAsync(UserId viewer, PresenceStreamToken since, TimeSpan timeout, int limit = 1000, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Records a pro-active event from a device (sending a message, for example): the user's last-active time
     /// moves to now, an idle device stops being idle, and an unavailable device comes back online.
     /// </summary>
