@@ -420,4 +420,29 @@ public sealed class PresenceStreamTests
             }
         }
     }
+
+    [Test]
+    public async Task WithinRetention_AnOldTokenGetsEveryChange_AsTheWindowGrows()
+    {
+        await using var h = await StartAsync(o => o.StreamRetention = 8192);
+        var users = Enumerable.Range(0, 400).Select(i => User($"g{i}")).ToArray();
+        await h.ShareRoomAsync(Room, [Bob, .. users]);
+        var token = (await h.Engine.GetChangesSinceAsync(Bob, PresenceStreamToken.None)).NextToken;
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (var user in users)
+            {
+                h.Engine.SetPresence(user, "D1", PresenceState.Online, $"round {round}"); // 1,200 positions: the rings grow from 64
+            }
+        }
+
+        var answer = await h.Engine.GetChangesSinceAsync(Bob, token, limit: 10_000);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.IsSnapshot, Is.False);
+            Assert.That(answer.Changes.Select(p => p.User), Is.EquivalentTo(users));
+            Assert.That(answer.Changes.All(p => p.StatusMessage == "round 2"), Is.True);
+        });
+    }
 }
