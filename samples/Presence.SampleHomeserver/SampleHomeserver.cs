@@ -256,9 +256,9 @@ public sealed class SampleHomeserver : IAsyncDisposable
         {
             return Error(400, ex.InnerException is JsonException ? "M_BAD_JSON" : "M_INVALID_PARAM", ex.Message);
         }
-        catch (ArgumentException ex)
+        catch (PresenceException ex)
         {
-            return Error(400, "M_INVALID_PARAM", ex.Message);
+            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
         }
     }
 
@@ -305,7 +305,7 @@ public sealed class SampleHomeserver : IAsyncDisposable
 
         _ = int.TryParse(request.Query["timeout"], out int timeoutMs);
         timeoutMs = Math.Clamp(timeoutMs, 0, 30_000);
-        Engine.Heartbeat(caller.User, caller.Device, setPresence); // the sync starts
+        using var sync = Engine.OpenSync(caller.User, caller.Device, setPresence); // connected until the sync returns
         if (!_feeds.TryGetValue((caller.User, caller.Device), out var feed))
         {
             feed = await Engine.SubscribeAsync(caller.User, cancellationToken).ConfigureAwait(false);
@@ -343,7 +343,6 @@ public sealed class SampleHomeserver : IAsyncDisposable
             }
         }
 
-        Engine.Heartbeat(caller.User, caller.Device, setPresence); // the sync ends
         return Serialize(response, SampleJsonContext.Default.SyncResponseDto);
     }
 
@@ -436,7 +435,11 @@ public sealed class SampleHomeserver : IAsyncDisposable
                 await Engine.RemoveFromPresenceListAsync(caller.User, UserId.Parse(target)).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+        catch (PresenceException ex)
+        {
+            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
+        }
+        catch (FormatException ex)
         {
             return Error(400, "M_INVALID_PARAM", ex.Message);
         }
@@ -476,9 +479,9 @@ public sealed class SampleHomeserver : IAsyncDisposable
             await Engine.AnswerPresenceRequestAsync(caller.User, observer, allow).ConfigureAwait(false);
             return Json("{}");
         }
-        catch (InvalidOperationException ex)
+        catch (PresenceException ex)
         {
-            return Error(404, "M_NOT_FOUND", ex.Message);
+            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
         }
     }
 

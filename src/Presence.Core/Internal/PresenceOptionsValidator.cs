@@ -53,6 +53,11 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.MaxPresenceListSize ({options.MaxPresenceListSize}) must be at least 1.");
         }
 
+        if (options.StreamRetention is < PresenceOptions.MinStreamRetention or > PresenceOptions.MaxStreamRetention)
+        {
+            Fail($"PresenceOptions.StreamRetention ({options.StreamRetention}) must be between {PresenceOptions.MinStreamRetention} and {PresenceOptions.MaxStreamRetention}.");
+        }
+
         if (options.MembershipCacheCapacity < 1)
         {
             Fail($"PresenceOptions.MembershipCacheCapacity ({options.MembershipCacheCapacity}) must be at least 1.");

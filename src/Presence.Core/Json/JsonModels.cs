@@ -12,10 +12,26 @@ internal sealed class ClientEventDto
     public string? Sender { get; set; }
 
     [JsonPropertyName("content")]
-    public PresenceContentDto? Content { get; set; }
+    public ClientPresenceContentDto? Content { get; set; }
 }
 
-internal sealed class PresenceContentDto
+/// <summary>The content of a client <c>m.presence</c> event: the specification's keys and this library's two namespaced ones.</summary>
+internal sealed class ClientPresenceContentDto : PresenceContentDto
+{
+    [JsonPropertyName(MatrixPresenceCodec.UnknownKey)]
+    [JsonPropertyOrder(1)] // after the specification's keys
+    public bool? Unknown { get; set; }
+
+}
+
+/// <summary>The value of a <c>/sync</c> response's <c>presence</c> key.</summary>
+internal sealed class SyncPresenceDto
+{
+    [JsonPropertyName("events")]
+    public List<ClientEventDto> Events { get; set; } = [];
+}
+
+internal class PresenceContentDto
 {
     [JsonPropertyName("presence")]
     public string? Presence { get; set; }
@@ -118,6 +134,7 @@ internal sealed class TransactionDto
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = MatrixPresenceCodec.MaxDepth)]
 [JsonSerializable(typeof(ClientEventDto))]
+[JsonSerializable(typeof(SyncPresenceDto))]
 [JsonSerializable(typeof(PresenceContentDto))]
 [JsonSerializable(typeof(StatusRequestDto))]
 [JsonSerializable(typeof(ErrorDto))]

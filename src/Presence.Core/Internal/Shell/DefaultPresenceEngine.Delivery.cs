@@ -76,7 +76,7 @@ internal sealed partial class DefaultPresenceEngine
         if (!viewer.IsOn(_server))
         {
             Reject("foreign_user", "a subscription for a user of another server");
-            throw new ArgumentException($"Only local users can subscribe; {viewer} is not a user of {_server}.", nameof(viewer));
+            throw new PresenceException(PresenceErrorCodes.Forbidden, $"Only local users can subscribe; {viewer} is not a user of {_server}.");
         }
 
         lock (_lock)
@@ -85,17 +85,10 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         await EnsureRoomsAsync([viewer], cancellationToken).ConfigureAwait(false);
-        List<UserId> visibleLocal = [viewer];
+        List<UserId> visibleLocal;
         lock (_lock)
         {
-            var around = new HashSet<UserId>();
-            _rooms.TryCollectCoMembers(viewer, around);
-            if (_listOf.TryGetValue(viewer, out var onList))
-            {
-                around.UnionWith(onList);
-            }
-
-            visibleLocal.AddRange(around.Where(user => user.IsOn(_server)));
+            visibleLocal = [.. VisibleCandidatesLocked(viewer, null).Where(user => user.IsOn(_server))];
         }
 
         await EnsureLoadedAsync(visibleLocal, cancellationToken).ConfigureAwait(false); // users not in memory still have a status to show
@@ -105,30 +98,10 @@ internal sealed partial class DefaultPresenceEngine
         {
             ThrowIfNotRunning();
             long now = Now();
-            var initial = new List<PresenceSnapshot>();
-            if (TryReadLocked(viewer, out var own))
-            {
-                initial.Add(own);
-            }
 
-            // Sharing a room is symmetric: who the viewer may see is among who shares a room with the viewer.
-            var coMembers = new HashSet<UserId>();
-            _rooms.TryCollectCoMembers(viewer, coMembers);
-            var candidates = new HashSet<UserId>(coMembers);
-            if (_listOf.TryGetValue(viewer, out var listed))
-            {
-                candidates.UnionWith(listed);
-            }
-
-            foreach (var user in candidates)
-            {
-                if (user != viewer && MaySeeLocked(viewer, user, coMembers.Contains(user)) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown)
-                {
-                    initial.Add(snapshot);
-                }
-            }
-
-            // Registered after the initial reads, so changes those reads published are not queued twice.
+            // The first batch is a snapshot of the stream (offline users too); registered in the same pass, so nothing
+            // published in between is missed or queued twice.
+            var initial = ReadStreamLocked(viewer, PresenceStreamToken.None, int.MaxValue, includeOffline: true);
             if (!_subscribers.TryGetValue(viewer, out var list))
             {
                 list = [];
@@ -203,12 +176,11 @@ internal sealed partial class DefaultPresenceEngine
                     }
                 }
 
-                _subscribers.TryGetValue(user, out var mine);
                 foreach (var other in members)
                 {
                     if (other != user && !before.Contains(other))
                     {
-                        NewlySharingLocked(user, other, mine, now);
+                        NewlySharingLocked(user, other, now);
                     }
                 }
             }
@@ -232,6 +204,8 @@ internal sealed partial class DefaultPresenceEngine
                 return ValueTask.CompletedTask;
             }
 
+            RetractAfterLeaveLocked(user, roomId);
+
             if (user.IsOn(_server))
             {
                 PrunePeerSubscribersLocked(user); // a server that no longer shares a room (or list) stops receiving
@@ -254,26 +228,65 @@ internal sealed partial class DefaultPresenceEngine
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Two users newly share a room: each side's feeds and each local user's presence to the other's server. Lock held.</summary>
-    private void NewlySharingLocked(UserId user, UserId other, List<Subscription>? userFeeds, long now)
+    /// <summary>
+    /// After a user left a room: each local member who may no longer see them — and the leaver, for each member they may no
+    /// longer see — is told once that it knows nothing more (unknown), through the stream and feeds. Only users with presence
+    /// held are told about. Lock held.
+    /// </summary>
+    private void RetractAfterLeaveLocked(UserId user, string roomId)
     {
-        // A server newly sharing a room with a local user receives that user's current presence.
-        SendToNewlySharingServerLocked(user, other, now);
-        SendToNewlySharingServerLocked(other, user, now);
-        if (_subscriptionCount == 0)
+        if (!_rooms.TryGetMembers(roomId, out var members))
         {
             return;
         }
 
-        // A newly visible pair: each side receives the other's current presence, if that user shows it.
-        if (userFeeds is not null && MaySeeLocked(user, other, sharesRoom: true) && TryReadLocked(other, out var ofOther))
+        foreach (var member in members)
         {
-            EnqueueAll(userFeeds, ofOther);
+            if (member != user)
+            {
+                RetractFromViewerLocked(member, user);
+                RetractFromViewerLocked(user, member);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A local viewer who may no longer see <paramref name="target"/> is told once that it knows nothing more (unknown),
+    /// through the stream and feeds — only when the engine holds the target's presence. Lock held.
+    /// </summary>
+    private void RetractFromViewerLocked(UserId viewer, UserId target)
+    {
+        if (viewer.IsOn(_server) && !MaySeeLocked(viewer, target) && TryPublishedLocked(target, out var held) && !held.IsUnknown)
+        {
+            TellViewerLocked(viewer, PresenceSnapshot.Unknown(target));
+        }
+    }
+
+    /// <summary>Two users newly share a room: each side's feeds and each local user's presence to the other's server. Lock held.</summary>
+    private void NewlySharingLocked(UserId user, UserId other, long now)
+    {
+        // A server newly sharing a room with a local user receives that user's current presence.
+        SendToNewlySharingServerLocked(user, other, now);
+        SendToNewlySharingServerLocked(other, user, now);
+
+        // A newly visible pair: each local side is told the other's current presence, if that user shows it (feeds are told
+        // offline users too; the stream only users with something to show, so a join of a large room does not flood it).
+        TellNewlyVisibleLocked(user, other);
+        TellNewlyVisibleLocked(other, user);
+    }
+
+    private void TellNewlyVisibleLocked(UserId viewer, UserId target)
+    {
+        if (!viewer.IsOn(_server) || !MaySeeLocked(viewer, target, sharesRoom: true) || !TryReadLocked(target, out var current) || current.IsUnknown)
+        {
+            return;
         }
 
-        if (_subscribers.TryGetValue(other, out var theirs) && MaySeeLocked(other, user, sharesRoom: true) && TryReadLocked(user, out var ofUser))
+        // Offline users with nothing to say are told only to a viewer with a feed (which shows them): a join of a large room
+        // does not fill the stream with them.
+        if (current.State != PresenceState.Offline || current.StatusMessage is not null || _options.IncludeOfflineUsersOnSync || _subscribers.ContainsKey(viewer))
         {
-            EnqueueAll(theirs, ofUser);
+            TellViewerLocked(viewer, current);
         }
     }
 
@@ -326,15 +339,12 @@ internal sealed partial class DefaultPresenceEngine
     {
         var user = snapshot.User;
         bool outbound = _outbound is not null && user.IsOn(_server);
-        if (_subscriptionCount == 0 && !outbound)
+        if (_subscriptionCount == 0 && _streamWaiterCount == 0 && !outbound)
         {
             return;
         }
 
-        if (_subscribers.TryGetValue(user, out var own))
-        {
-            EnqueueAll(own, snapshot);
-        }
+        NotifyLocked(user);
 
         bool complete = _rooms.IsComplete(user, null) || TryFillInstantlyLocked(user);
         if (outbound)
@@ -347,13 +357,16 @@ internal sealed partial class DefaultPresenceEngine
             (_membershipMisses ??= []).Add(user);
         }
 
-        if (_subscriptionCount > 0)
+        if (_subscriptionCount > 0 || _streamWaiterCount > 0)
         {
             FanOutLocked(snapshot, complete);
         }
     }
 
-    /// <summary>Queues a change for the local feeds that may see it: accepted observers, and room co-members when the rooms are cached. Lock held.</summary>
+    /// <summary>
+    /// Tells the local feeds and long-polls that may see a change of it: accepted observers, and room co-members when the
+    /// rooms are cached. Lock held.
+    /// </summary>
     private void FanOutLocked(PresenceSnapshot snapshot, bool roomsKnown)
     {
         var user = snapshot.User;
@@ -364,9 +377,9 @@ internal sealed partial class DefaultPresenceEngine
         {
             foreach (var observer in observers)
             {
-                if (_subscribers.TryGetValue(observer, out var feeds) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
+                if (IsListeningLocked(observer) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
                 {
-                    EnqueueAll(feeds, snapshot);
+                    NotifyLocked(observer);
                 }
             }
         }
@@ -383,34 +396,27 @@ internal sealed partial class DefaultPresenceEngine
                 continue;
             }
 
-            if (members.Count <= _subscribers.Count)
+            if (members.Count <= _subscribers.Count + _streamWaiters.Count)
             {
                 foreach (var viewer in members)
                 {
-                    if (_subscribers.TryGetValue(viewer, out var feeds) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
+                    if (IsListeningLocked(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        EnqueueAll(feeds, snapshot);
+                        NotifyLocked(viewer);
                     }
                 }
             }
             else
             {
-                foreach (var (viewer, feeds) in _subscribers)
+                // Notifying ends a viewer's long-polls (they leave the map), so the listeners are listed first.
+                foreach (var viewer in (UserId[])[.. _subscribers.Keys, .. _streamWaiters.Keys])
                 {
                     if (members.Contains(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        EnqueueAll(feeds, snapshot);
+                        NotifyLocked(viewer);
                     }
                 }
             }
-        }
-    }
-
-    private static void EnqueueAll(List<Subscription> subscriptions, PresenceSnapshot snapshot)
-    {
-        foreach (var subscription in subscriptions)
-        {
-            subscription.Enqueue(snapshot);
         }
     }
 
@@ -481,7 +487,7 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     if (_rooms.IsComplete(user, null) && TryPublishedLocked(user, out var latest) && !latest.IsUnknown)
                     {
-                        if (_subscriptionCount > 0)
+                        if (_subscriptionCount > 0 || _streamWaiterCount > 0)
                         {
                             FanOutLocked(latest, roomsKnown: true);
                         }
@@ -661,7 +667,7 @@ internal sealed partial class DefaultPresenceEngine
         if (user.IsEmpty)
         {
             Reject("empty_user", "an empty user ID");
-            throw new ArgumentException("A user ID is required.", parameterName);
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A user ID is required ({parameterName}).");
         }
     }
 
@@ -671,7 +677,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             Reject("bad_room_id", "a missing or over-long room ID");
             ArgumentNullException.ThrowIfNull(roomId);
-            throw new ArgumentException($"A room ID must be 1 to {MaxRoomIdLength} characters long.", nameof(roomId));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A room ID must be 1 to {MaxRoomIdLength} characters long.");
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (origin.IsEmpty)
         {
-            throw new ArgumentException("The origin server is required.", nameof(origin));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "The origin server is required.");
         }
 
         ArgumentNullException.ThrowIfNull(message);
@@ -299,7 +299,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (origin.IsEmpty)
         {
-            throw new ArgumentException("The origin server is required.", nameof(origin));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "The origin server is required.");
         }
 
         lock (_lock)

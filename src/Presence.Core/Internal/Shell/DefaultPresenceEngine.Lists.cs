@@ -33,7 +33,7 @@ internal sealed partial class DefaultPresenceEngine
         if (visibility is not (PresenceVisibility.RoomMembers or PresenceVisibility.PresenceListOnly or PresenceVisibility.Nobody))
         {
             Reject("bad_visibility", "a visibility that is not defined");
-            throw new ArgumentOutOfRangeException(nameof(visibility), visibility, "Use RoomMembers, PresenceListOnly or Nobody.");
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"The visibility {visibility} is not defined; use RoomMembers, PresenceListOnly or Nobody.");
         }
 
         WithLock(now =>
@@ -72,9 +72,9 @@ internal sealed partial class DefaultPresenceEngine
 
         foreach (var viewer in viewers)
         {
-            if (viewer.IsOn(_server) && _subscribers.TryGetValue(viewer, out var feeds) && MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
+            if (viewer.IsOn(_server) && MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
             {
-                EnqueueAll(feeds, current);
+                TellViewerLocked(viewer, current);
             }
         }
 
@@ -101,9 +101,9 @@ internal sealed partial class DefaultPresenceEngine
         {
             if (viewer.IsOn(_server))
             {
-                if (_subscribers.TryGetValue(viewer, out var feeds) && !MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
+                if (!MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
                 {
-                    EnqueueAll(feeds, unknown);
+                    TellViewerLocked(viewer, unknown);
                 }
             }
             else
@@ -139,7 +139,7 @@ internal sealed partial class DefaultPresenceEngine
         RequireUser(target, nameof(target));
         if (owner == target)
         {
-            throw new ArgumentException("A user cannot add themselves to their own presence list.", nameof(target));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "A user cannot add themselves to their own presence list.");
         }
 
         PresenceListState state = PresenceListState.Pending;
@@ -154,7 +154,7 @@ internal sealed partial class DefaultPresenceEngine
             if (_listOf.TryGetValue(owner, out var list) && list.Count >= _options.MaxPresenceListSize)
             {
                 Reject("list_full", "a presence list at its size limit");
-                throw new InvalidOperationException($"{owner}'s presence list holds {list.Count} entries, the limit (PresenceOptions.MaxPresenceListSize).");
+                throw new PresenceException(PresenceErrorCodes.Unknown, $"{owner}'s presence list holds {list.Count} entries, the limit (PresenceOptions.MaxPresenceListSize).");
             }
 
             SetRelationLocked(owner, target, PresenceListState.Pending);
@@ -173,9 +173,15 @@ internal sealed partial class DefaultPresenceEngine
         RequireUser(target, nameof(target));
         WithLock(_ =>
         {
+            bool sawBefore = MaySeeLocked(owner, target);
             if (!RemoveRelationLocked(owner, target))
             {
                 return;
+            }
+
+            if (sawBefore)
+            {
+                RetractFromViewerLocked(owner, target); // the grant ended: told once, if no shared room still shows them
             }
 
             if (!target.IsOn(_server))
@@ -196,7 +202,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             if (!_relations.ContainsKey((observer, target)))
             {
-                throw new InvalidOperationException($"There is no presence-list request from {observer} to answer.");
+                throw new PresenceException(PresenceErrorCodes.NotFound, $"There is no presence-list request from {observer} to answer.");
             }
 
             if (_relations[(observer, target)] == PresenceListState.Pending && !observer.IsOn(_server))
@@ -204,7 +210,13 @@ internal sealed partial class DefaultPresenceEngine
                 AdjustPendingInvites(observer.Server, -1);
             }
 
+            bool sawBefore = observer.IsOn(_server) && MaySeeLocked(observer, target);
             SetRelationLocked(observer, target, allow ? PresenceListState.Allowed : PresenceListState.Denied);
+            if (sawBefore && !allow)
+            {
+                RetractFromViewerLocked(observer, target); // a grant withdrawn by a deny
+            }
+
             bool shows = allow && MaySeeLocked(observer, target, sharesRoom: false);
             if (!observer.IsOn(_server))
             {
@@ -216,9 +228,9 @@ internal sealed partial class DefaultPresenceEngine
                     PrunePeerSubscribersLocked(target); // a server whose only reason was this grant stops receiving
                 }
             }
-            else if (shows && _subscribers.TryGetValue(observer, out var feeds) && TryReadLocked(target, out var current))
+            else if (shows && TryReadLocked(target, out var current))
             {
-                EnqueueAll(feeds, current);
+                TellViewerLocked(observer, current); // the observer newly sees the target
             }
         });
         await PersistRelationAsync(observer, target, CancellationToken.None).ConfigureAwait(false);
@@ -475,7 +487,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "list_save"));
             Log.ListSaveFailed(_logger, ex);
-            throw;
+            throw new PresenceException(PresenceErrorCodes.Unknown, "The presence list change could not be saved; try again.", ex);
         }
         finally
         {
@@ -600,7 +612,7 @@ internal sealed partial class DefaultPresenceEngine
         if (!user.IsOn(_server))
         {
             Reject("foreign_user", "a list or visibility call for a user of another server");
-            throw new ArgumentException($"The user {user} is not a user of this server ({_server}).", parameterName);
+            throw new PresenceException(PresenceErrorCodes.Forbidden, $"The user {user} is not a user of this server ({_server}); {parameterName} must be local.");
         }
     }
 }
