@@ -26,6 +26,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
     /// <param name="setPresence">The sync request's <c>set_presence</c>, if given: the device's state from now on — except that it never replaces busy (a user who set busy stays busy until they set something else).</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID or state is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null);
 
     /// <summary>
@@ -51,6 +53,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="limit">At most this many users in the answer (1 to 10,000); when cut short, <see cref="PresenceChanges.Limited"/> is set.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The changes and the next token.</returns>
+    /// <exception cref="PresenceException">The viewer is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the limit is out of range (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask<PresenceChanges> GetChangesSinceAsync(UserId viewer, PresenceStreamToken since, int limit = 1000, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -64,6 +68,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="limit">At most this many users in the answer (1 to 10,000).</param>
     /// <param name="cancellationToken">Cancels the wait (the client went away).</param>
     /// <returns>The changes and the next token.</returns>
+    /// <exception cref="PresenceException">The viewer is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the limit or timeout is out of range (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask<PresenceChanges> WaitForChangesAsync(UserId viewer, PresenceStreamToken since, TimeSpan timeout, int limit = 1000, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -72,6 +78,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// </summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void ReportActivity(UserId user, string deviceId);
 
     /// <summary>
@@ -82,11 +90,15 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
     /// <param name="idleFor">How long the device has been idle: zero to 365 days.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID or the idle duration (zero to 365 days) is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void ReportIdle(UserId user, string deviceId, TimeSpan idleFor);
 
     /// <summary>Ends a device's idleness: the user is back at it, which counts as activity.</summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void CancelIdle(UserId user, string deviceId);
 
     /// <summary>
@@ -96,11 +108,15 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
     /// <param name="kind">Exactly one kind.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID or kind is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void SetDeviceKind(UserId user, string deviceId, DeviceKinds kind);
 
     /// <summary>Drops a device at once (logout, closed connection).</summary>
     /// <param name="user">The local user.</param>
     /// <param name="deviceId">The device.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void Disconnect(UserId user, string deviceId);
 
     /// <summary>
@@ -113,6 +129,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="state">Online, unavailable, offline, or busy when enabled.</param>
     /// <param name="statusMessage">The new status message.</param>
     /// <returns>The user's presence after the change.</returns>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the device ID, the state (unknown, or busy while disabled) or the status message length is invalid (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     PresenceSnapshot SetPresence(UserId user, string deviceId, PresenceState state, string? statusMessage);
 
     /// <summary>
@@ -125,12 +143,16 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="target">Whose presence.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The result.</returns>
+    /// <exception cref="PresenceException">A user ID is empty (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask<PresenceReadResult> GetPresenceAsync(UserId viewer, UserId target, CancellationToken cancellationToken = default);
 
     /// <summary>Opens a local user's feed of the presence changes they may see.</summary>
     /// <param name="viewer">The local user.</param>
     /// <param name="cancellationToken">Cancels opening.</param>
     /// <returns>The subscription; dispose it to close.</returns>
+    /// <exception cref="PresenceException">The viewer is not local (<see cref="PresenceErrorCodes.Forbidden"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask<IPresenceSubscription> SubscribeAsync(UserId viewer, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -143,6 +165,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="roomId">The room.</param>
     /// <param name="cancellationToken">Cancels waiting for the membership view; the change itself is applied at once.</param>
     /// <returns>A task that completes when caches and deliveries are updated.</returns>
+    /// <exception cref="PresenceException">The room ID is empty or over 255 characters (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask UserJoinedRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -153,11 +177,15 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="roomId">The room.</param>
     /// <param name="cancellationToken">Cancels the update.</param>
     /// <returns>A task that completes when caches are updated.</returns>
+    /// <exception cref="PresenceException">The room ID is empty or over 255 characters (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask UserLeftRoomAsync(UserId user, string roomId, CancellationToken cancellationToken = default);
 
     /// <summary>Sets who may see a local user's presence; enforced for reads, local delivery and everything sent to other servers. Persisted.</summary>
     /// <param name="user">The local user.</param>
     /// <param name="visibility">Who may see it.</param>
+    /// <exception cref="PresenceException">The user is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the visibility is not defined (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     void SetVisibility(UserId user, PresenceVisibility visibility);
 
     /// <summary>
@@ -169,6 +197,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="target">The user to watch.</param>
     /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>The entry, once it is stored.</returns>
+    /// <exception cref="PresenceException">The owner is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the target is the owner (<see cref="PresenceErrorCodes.InvalidParam"/>), the list is at <c>PresenceOptions.MaxPresenceListSize</c> (<see cref="PresenceErrorCodes.Unknown"/>: a server limit, not a client error), the list store failed (<see cref="PresenceErrorCodes.Unknown"/>, the cause as the inner exception), or the engine is not started.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask<PresenceListEntry> AddToPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
 
     /// <summary>Removes an entry from a presence list and tells the target's server, so the permission ends on both sides.</summary>
@@ -176,6 +206,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="target">The user to stop watching.</param>
     /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>A task that completes when the removal is stored.</returns>
+    /// <exception cref="PresenceException">The owner is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the list store failed (<see cref="PresenceErrorCodes.Unknown"/>, the cause as the inner exception), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask RemoveFromPresenceListAsync(UserId owner, UserId target, CancellationToken cancellationToken = default);
 
     /// <summary>Answers a request to add <paramref name="target"/> to <paramref name="observer"/>'s presence list.</summary>
@@ -184,7 +216,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="allow">Whether to allow it.</param>
     /// <param name="cancellationToken">Not observed: once the change is made it is saved, whatever the token says.</param>
     /// <returns>A task that completes when the answer is stored.</returns>
-    /// <exception cref="InvalidOperationException">There is no request from <paramref name="observer"/>.</exception>
+    /// <exception cref="PresenceException">There is no request from <paramref name="observer"/> (<see cref="PresenceErrorCodes.NotFound"/>), the target is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the list store failed (<see cref="PresenceErrorCodes.Unknown"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask AnswerPresenceRequestAsync(UserId target, UserId observer, bool allow, CancellationToken cancellationToken = default);
 
     /// <summary>Gets a local user's presence list: each entry with its state and the presence it may show.</summary>
@@ -219,6 +252,8 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <param name="message">The message.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the message is applied.</returns>
+    /// <exception cref="PresenceException">The origin is empty (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -99,6 +99,23 @@ internal sealed class PresenceModel
         Evaluate(u, now);
     }
 
+    /// <summary>A sync opens (a <c>/sync</c> starts): as a heartbeat, and the device stays connected until it closes.</summary>
+    public void OpenSync(int user, string device, PresenceState? setPresence, long now, Func<IReadOnlyList<string>, string> evicted)
+    {
+        Heartbeat(user, device, setPresence, now, evicted);
+        Find(_users[user], device)!.OpenSyncs++;
+    }
+
+    /// <summary>A sync closes: the sync timeout of the device runs from now once no sync is open. Nothing is decided here.</summary>
+    public void CloseSync(int user, string device, long now)
+    {
+        if (_users.TryGetValue(user, out var u) && Find(u, device) is { OpenSyncs: > 0 } d)
+        {
+            d.OpenSyncs--;
+            d.LastSync = now;
+        }
+    }
+
     /// <summary>The user acted on the device (CancelIdle is the same call in the engine).</summary>
     public void Activity(int user, string device, long now, Func<IReadOnlyList<string>, string> evicted)
     {
@@ -200,7 +217,11 @@ internal sealed class PresenceModel
         {
             foreach (var d in u.Devices)
             {
-                candidates.Add(d.Seen + (d.Requested == PresenceState.Busy ? BusyTimeout : SyncTimeout));
+                if (d.OpenSyncs == 0)
+                {
+                    candidates.Add(d.Seen + (d.Requested == PresenceState.Busy ? BusyTimeout : SyncTimeout));
+                }
+
                 if (d.LastActivity is { } a)
                 {
                     candidates.Add(a + IdleTimeout);
@@ -220,7 +241,8 @@ internal sealed class PresenceModel
 
     private static bool IsActiveState(PresenceState state) => state is PresenceState.Online or PresenceState.Busy;
 
-    private static bool TimedOut(Device d, long now) => now - d.Seen >= (d.Requested == PresenceState.Busy ? BusyTimeout : SyncTimeout);
+    /// <summary>A device with a sync open never times out; otherwise the sync (or busy) timeout runs from when it was last seen.</summary>
+    private static bool TimedOut(Device d, long now) => d.OpenSyncs == 0 && now - d.Seen >= (d.Requested == PresenceState.Busy ? BusyTimeout : SyncTimeout);
 
     private static PresenceState EffectiveState(Device d, long now)
         => d.Requested == PresenceState.Online && (d.Idle || d.LastActivity is not { } a || now - a >= IdleTimeout)
@@ -331,8 +353,8 @@ internal sealed class PresenceModel
     {
         if (u.Devices.Count >= _maxDevices)
         {
-            long oldest = u.Devices.Min(static d => d.Seen);
-            var candidates = u.Devices.Where(d => d.Seen == oldest).Select(static d => d.Id).ToList();
+            long oldest = u.Devices.Min(static d => d.CapSeen);
+            var candidates = u.Devices.Where(d => d.CapSeen == oldest).Select(static d => d.Id).ToList();
             string victim = candidates.Count == 1 ? candidates[0] : evicted(candidates);
             Drop(u, u.Devices.Single(d => d.Id == victim), "DeviceCap");
         }
@@ -383,5 +405,11 @@ internal sealed class PresenceModel
 
         /// <summary>Last seen: the later of the last sync and the last activity.</summary>
         public long Seen => LastActivity is { } a ? Math.Max(LastSync, a) : LastSync;
+
+        /// <summary>Syncs open now.</summary>
+        public int OpenSyncs { get; set; }
+
+        /// <summary>How recently seen, for the device cap: a device with a sync open counts as seen now, later than any other.</summary>
+        public long CapSeen => OpenSyncs > 0 ? long.MaxValue : Seen;
     }
 }

@@ -190,6 +190,24 @@ internal sealed class UserTableDriver
                 }
 
                 break;
+            case OpenSync o:
+                bool opened = _table.OpenSync(Users[o.User], StableHash.Of(Users[o.User]), o.Device, o.SetPresence, T(_now));
+                _model.OpenSync(o.User, o.Device, o.SetPresence, _now, EvictedAtCap(o.User));
+                if (!opened && _recorder.Count != publishedBefore)
+                {
+                    throw Mismatch("OpenSync returned false (only the sync time moved) yet published");
+                }
+
+                break;
+            case CloseSync c:
+                _table.CloseSync(Users[c.User], StableHash.Of(Users[c.User]), c.Device, T(_now));
+                _model.CloseSync(c.User, c.Device, _now);
+                if (_recorder.Count != publishedBefore)
+                {
+                    throw Mismatch("CloseSync published");
+                }
+
+                break;
             case Activity a:
                 _table.Activity(Users[a.User], a.Device, T(_now));
                 _model.Activity(a.User, a.Device, _now, EvictedAtCap(a.User));

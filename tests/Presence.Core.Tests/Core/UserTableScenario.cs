@@ -94,6 +94,8 @@ internal sealed record UserTableScenario(int MaxDevices, UserTableScenario.Op[] 
         var ops = new List<(int, IGen<Op>)>
         {
             (6, Gen.Select(UserIndex, DeviceId, SyncSetPresence, static (u, d, s) => (Op)new Heartbeat(u, d, s))),
+            (3, Gen.Select(UserIndex, DeviceId, SyncSetPresence, static (u, d, s) => (Op)new OpenSync(u, d, s))),
+            (3, Gen.Select(UserIndex, DeviceId, static (u, d) => (Op)new CloseSync(u, d))),
             (3, Gen.Select(UserIndex, DeviceId, static (u, d) => (Op)new Activity(u, d))),
             (2, Gen.Select(UserIndex, DeviceId, IdleFor, static (u, d, n) => (Op)new Idle(u, d, n))),
             (1, Gen.Select(UserIndex, DeviceId, Kind, static (u, d, k) => (Op)new SetKind(u, d, k))),
@@ -119,6 +121,18 @@ internal sealed record UserTableScenario(int MaxDevices, UserTableScenario.Op[] 
     internal sealed record Heartbeat(int User, string Device, PresenceState? SetPresence) : Op
     {
         public override string ToString() => $"Heartbeat(u{User}, {Device}{(SetPresence is { } s ? $", set_presence: {s}" : string.Empty)})";
+    }
+
+    /// <summary>A sync opens on the device (the engine's OpenSync), with its <c>set_presence</c> if any.</summary>
+    internal sealed record OpenSync(int User, string Device, PresenceState? SetPresence) : Op
+    {
+        public override string ToString() => $"OpenSync(u{User}, {Device}{(SetPresence is { } s ? $", set_presence: {s}" : string.Empty)})";
+    }
+
+    /// <summary>A sync of the device closes (its scope is disposed); nothing happens when none is open.</summary>
+    internal sealed record CloseSync(int User, string Device) : Op
+    {
+        public override string ToString() => $"CloseSync(u{User}, {Device})";
     }
 
     /// <summary>The user acted on the device (the engine's CancelIdle is this same call).</summary>

@@ -12,6 +12,9 @@ internal struct DeviceSlot
     public PresenceState Requested;
     public DeviceKinds Kind;
     public bool Idle;
+
+    /// <summary>Syncs open on the device (<see cref="UserTable.OpenSync"/>): while any is, the sync timeout does not run. Fits the struct's padding.</summary>
+    public ushort OpenSyncs;
 }
 
 /// <summary>

@@ -139,6 +139,57 @@ internal sealed class UserTable
 
     /// <summary>Records a sync for a user whose <see cref="StableHash"/> the caller already has.</summary>
     public bool Heartbeat(UserId user, int hash, string deviceId, PresenceState? setPresence, long now)
+        => Sync(user, hash, deviceId, setPresence, now, open: false);
+
+    /// <summary>
+    /// Opens a sync on the device: it stays connected until the matching <see cref="CloseSync"/>, however long that takes (an
+    /// open sync is not activity: the idle timeout still runs). Otherwise as <see cref="Heartbeat(UserId, int, string, PresenceState?, long)"/>.
+    /// </summary>
+    public bool OpenSync(UserId user, int hash, string deviceId, PresenceState? setPresence, long now)
+        => Sync(user, hash, deviceId, setPresence, now, open: true);
+
+    /// <summary>
+    /// Closes a sync opened with <see cref="OpenSync"/>: when it was the device's last, the sync timeout counts from now. A device
+    /// dropped meanwhile (disconnected, over the cap) is left alone. Returns whether a deadline came earlier.
+    /// </summary>
+    public bool CloseSync(UserId user, int hash, string deviceId, long now)
+    {
+        if (!TryFind(user, hash, out int index))
+        {
+            return false;
+        }
+
+        ref UserSlot u = ref _slots[index];
+        int di = FindDevice(ref u, deviceId);
+        if (di < 0)
+        {
+            return false;
+        }
+
+        ref DeviceSlot d = ref Device(ref u, di);
+        if (d.OpenSyncs == 0)
+        {
+            return false;
+        }
+
+        d.OpenSyncs--;
+        d.LastSync = now;
+        if (d.OpenSyncs > 0)
+        {
+            return false;
+        }
+
+        long due = Math.Max(d.LastSync, d.LastActivity) + (d.Requested == PresenceState.Busy ? _busyTicks : _syncTicks);
+        if (due >= u.ScheduledDue)
+        {
+            return false;
+        }
+
+        Schedule(index, due);
+        return true;
+    }
+
+    private bool Sync(UserId user, int hash, string deviceId, PresenceState? setPresence, long now, bool open)
     {
         Heartbeats++;
         if (TryFind(user, hash, out int index))
@@ -154,6 +205,11 @@ internal sealed class UserTable
                     {
                         // The overwhelmingly common input: nothing changes, nothing is published.
                         d.LastSync = now;
+                        if (open)
+                        {
+                            OpenOne(ref d);
+                        }
+
                         return false;
                     }
                 }
@@ -167,11 +223,20 @@ internal sealed class UserTable
         {
             // A sync's set_presence never replaces busy (Synapse's rule): a user who asked for busy stays busy on a new device.
             device = AddDevice(index, deviceId, slot.Requested == PresenceState.Busy ? null : setPresence, now);
+            if (open)
+            {
+                OpenOne(ref Device(ref _slots[index], device));
+            }
         }
         else
         {
             ref DeviceSlot d = ref Device(ref slot, device);
             d.LastSync = now;
+            if (open)
+            {
+                OpenOne(ref d);
+            }
+
             if (setPresence is { } requested && requested != d.Requested && d.Requested != PresenceState.Busy)
             {
                 Request(index, ref d, requested, now, explicitSet: false);
@@ -180,6 +245,14 @@ internal sealed class UserTable
 
         Evaluate(index, now, force: false);
         return true;
+    }
+
+    private static void OpenOne(ref DeviceSlot d)
+    {
+        if (d.OpenSyncs < ushort.MaxValue)
+        {
+            d.OpenSyncs++;
+        }
     }
 
     public void Activity(UserId user, string deviceId, long now)
@@ -748,7 +821,7 @@ internal sealed class UserTable
         for (int i = 0; i < u.DeviceCount; i++)
         {
             ref DeviceSlot d = ref Device(ref u, i);
-            long seen = Math.Max(d.LastSync, d.LastActivity);
+            long seen = d.OpenSyncs > 0 ? long.MaxValue - 1 : Math.Max(d.LastSync, d.LastActivity); // a device syncing now is the last to go
             if (seen < oldestSeen)
             {
                 oldestSeen = seen;
@@ -795,7 +868,7 @@ internal sealed class UserTable
             ref DeviceSlot d = ref Device(ref u, i);
             bool busy = d.Requested == PresenceState.Busy;
             long seen = Math.Max(d.LastSync, d.LastActivity);
-            if (now - seen >= (busy ? _busyTicks : _syncTicks))
+            if (d.OpenSyncs == 0 && now - seen >= (busy ? _busyTicks : _syncTicks))
             {
                 RemoveDevice(ref u, i, busy ? DropReason.BusyTimeout : DropReason.SyncTimeout);
             }
@@ -856,8 +929,11 @@ internal sealed class UserTable
             }
 
             kinds |= d.Kind;
-            long seen = Math.Max(d.LastSync, d.LastActivity);
-            next = Math.Min(next, seen + (d.Requested == PresenceState.Busy ? _busyTicks : _syncTicks));
+            if (d.OpenSyncs == 0)
+            {
+                long seen = Math.Max(d.LastSync, d.LastActivity);
+                next = Math.Min(next, seen + (d.Requested == PresenceState.Busy ? _busyTicks : _syncTicks));
+            }
         }
 
         bool active = state == PresenceState.Online && lastActive != NoTime && now - lastActive < _granularityTicks;

@@ -76,7 +76,7 @@ internal sealed partial class DefaultPresenceEngine
         if (!viewer.IsOn(_server))
         {
             Reject("foreign_user", "a subscription for a user of another server");
-            throw new ArgumentException($"Only local users can subscribe; {viewer} is not a user of {_server}.", nameof(viewer));
+            throw new PresenceException(PresenceErrorCodes.Forbidden, $"Only local users can subscribe; {viewer} is not a user of {_server}.");
         }
 
         lock (_lock)
@@ -653,7 +653,7 @@ internal sealed partial class DefaultPresenceEngine
         if (user.IsEmpty)
         {
             Reject("empty_user", "an empty user ID");
-            throw new ArgumentException("A user ID is required.", parameterName);
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A user ID is required ({parameterName}).");
         }
     }
 
@@ -663,7 +663,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             Reject("bad_room_id", "a missing or over-long room ID");
             ArgumentNullException.ThrowIfNull(roomId);
-            throw new ArgumentException($"A room ID must be 1 to {MaxRoomIdLength} characters long.", nameof(roomId));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A room ID must be 1 to {MaxRoomIdLength} characters long.");
         }
     }
 

@@ -30,7 +30,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (origin.IsEmpty)
         {
-            throw new ArgumentException("The origin server is required.", nameof(origin));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "The origin server is required.");
         }
 
         ArgumentNullException.ThrowIfNull(message);
@@ -227,7 +227,7 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (origin.IsEmpty)
         {
-            throw new ArgumentException("The origin server is required.", nameof(origin));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "The origin server is required.");
         }
 
         lock (_lock)

@@ -42,7 +42,7 @@ internal sealed partial class DefaultPresenceEngine
         if (idleFor < TimeSpan.Zero || idleFor > MaxIdleReport)
         {
             Reject("bad_idle", "an idle duration out of range");
-            throw new ArgumentOutOfRangeException(nameof(idleFor), idleFor, $"An idle duration must be between zero and {MaxIdleReport.TotalDays} days.");
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"An idle duration must be between zero and {MaxIdleReport.TotalDays} days; {idleFor} is not.");
         }
 
         long idleTicks = _timeBase.ToTicks(idleFor);
@@ -57,7 +57,7 @@ internal sealed partial class DefaultPresenceEngine
         if (kind is not (DeviceKinds.Standard or DeviceKinds.Mobile or DeviceKinds.Web or DeviceKinds.Limited))
         {
             Reject("bad_device_kind", "a device kind that is not exactly one kind");
-            throw new ArgumentOutOfRangeException(nameof(kind), kind, "A device has exactly one kind: Standard, Mobile, Web or Limited.");
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A device has exactly one kind: Standard, Mobile, Web or Limited; {kind} is not.");
         }
 
         OnShard(user, (deviceId, kind), static (table, user, input, now) => table.SetKind(user, input.deviceId, input.kind, now));
@@ -76,9 +76,9 @@ internal sealed partial class DefaultPresenceEngine
         if (statusMessage is not null && statusMessage.Length > _options.MaxStatusMessageLength)
         {
             Reject("status_too_long", "a status message over the length limit");
-            throw new ArgumentException(
-                $"The status message is {statusMessage.Length} characters long; at most {_options.MaxStatusMessageLength} are allowed (PresenceOptions.MaxStatusMessageLength).",
-                nameof(statusMessage));
+            throw new PresenceException(
+                PresenceErrorCodes.InvalidParam,
+                $"The status message is {statusMessage.Length} characters long; at most {_options.MaxStatusMessageLength} are allowed (PresenceOptions.MaxStatusMessageLength).");
         }
 
         PresenceSnapshot result;
@@ -103,20 +103,20 @@ internal sealed partial class DefaultPresenceEngine
         if (user.IsEmpty)
         {
             Reject("empty_user", "an empty user ID");
-            throw new ArgumentException("A user ID is required.", nameof(user));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "A user ID is required.");
         }
 
         if (!user.IsOn(_server))
         {
             Reject("foreign_user", "a device signal for a user of another server");
-            throw new ArgumentException($"The user {user} is not a user of this server ({_server}); only local users' presence can be set here.", nameof(user));
+            throw new PresenceException(PresenceErrorCodes.Forbidden, $"The user {user} is not a user of this server ({_server}); only local users' presence can be set here.");
         }
 
         if (string.IsNullOrEmpty(deviceId) || deviceId.Length > MaxDeviceIdLength)
         {
             Reject("bad_device_id", "a missing or over-long device ID");
             ArgumentNullException.ThrowIfNull(deviceId);
-            throw new ArgumentException($"A device ID must be 1 to {MaxDeviceIdLength} characters long.", nameof(deviceId));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"A device ID must be 1 to {MaxDeviceIdLength} characters long.");
         }
     }
 
@@ -130,10 +130,10 @@ internal sealed partial class DefaultPresenceEngine
                 return;
             case PresenceState.Busy:
                 Reject("busy_disabled", "busy presence while it is disabled");
-                throw new ArgumentException("Busy presence is not enabled on this server (PresenceOptions.EnableBusy).", parameterName);
+                throw new PresenceException(PresenceErrorCodes.InvalidParam, $"Busy presence is not enabled on this server (PresenceOptions.EnableBusy); {parameterName} cannot be busy.");
             default:
                 Reject("bad_state", "a state that cannot be set");
-                throw new ArgumentException($"The state {state} cannot be set; use online, unavailable or offline.", parameterName);
+                throw new PresenceException(PresenceErrorCodes.InvalidParam, $"The state {state} cannot be set ({parameterName}); use online, unavailable or offline.");
         }
     }
 }

@@ -33,7 +33,7 @@ internal sealed partial class DefaultPresenceEngine
         if (visibility is not (PresenceVisibility.RoomMembers or PresenceVisibility.PresenceListOnly or PresenceVisibility.Nobody))
         {
             Reject("bad_visibility", "a visibility that is not defined");
-            throw new ArgumentOutOfRangeException(nameof(visibility), visibility, "Use RoomMembers, PresenceListOnly or Nobody.");
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, $"The visibility {visibility} is not defined; use RoomMembers, PresenceListOnly or Nobody.");
         }
 
         WithLock(now =>
@@ -139,7 +139,7 @@ internal sealed partial class DefaultPresenceEngine
         RequireUser(target, nameof(target));
         if (owner == target)
         {
-            throw new ArgumentException("A user cannot add themselves to their own presence list.", nameof(target));
+            throw new PresenceException(PresenceErrorCodes.InvalidParam, "A user cannot add themselves to their own presence list.");
         }
 
         PresenceListState state = PresenceListState.Pending;
@@ -154,7 +154,7 @@ internal sealed partial class DefaultPresenceEngine
             if (_listOf.TryGetValue(owner, out var list) && list.Count >= _options.MaxPresenceListSize)
             {
                 Reject("list_full", "a presence list at its size limit");
-                throw new InvalidOperationException($"{owner}'s presence list holds {list.Count} entries, the limit (PresenceOptions.MaxPresenceListSize).");
+                throw new PresenceException(PresenceErrorCodes.Unknown, $"{owner}'s presence list holds {list.Count} entries, the limit (PresenceOptions.MaxPresenceListSize).");
             }
 
             SetRelationLocked(owner, target, PresenceListState.Pending);
@@ -196,7 +196,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             if (!_relations.ContainsKey((observer, target)))
             {
-                throw new InvalidOperationException($"There is no presence-list request from {observer} to answer.");
+                throw new PresenceException(PresenceErrorCodes.NotFound, $"There is no presence-list request from {observer} to answer.");
             }
 
             if (_relations[(observer, target)] == PresenceListState.Pending && !observer.IsOn(_server))
@@ -475,7 +475,7 @@ internal sealed partial class DefaultPresenceEngine
         {
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "list_save"));
             Log.ListSaveFailed(_logger, ex);
-            throw;
+            throw new PresenceException(PresenceErrorCodes.Unknown, "The presence list change could not be saved; try again.", ex);
         }
         finally
         {
@@ -588,7 +588,7 @@ internal sealed partial class DefaultPresenceEngine
         if (!user.IsOn(_server))
         {
             Reject("foreign_user", "a list or visibility call for a user of another server");
-            throw new ArgumentException($"The user {user} is not a user of this server ({_server}).", parameterName);
+            throw new PresenceException(PresenceErrorCodes.Forbidden, $"The user {user} is not a user of this server ({_server}); {parameterName} must be local.");
         }
     }
 }

@@ -242,7 +242,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         if (_state != Running)
         {
             ObjectDisposedException.ThrowIf(_state == Disposed, this);
-            throw new InvalidOperationException("The presence engine has not been started; await StartAsync() first.");
+            throw new PresenceException(PresenceErrorCodes.Unknown, "The presence engine has not been started; await StartAsync() first.");
         }
     }
 
