@@ -8,6 +8,7 @@ namespace Presence;
 /// grammar of the Matrix specification's appendices, compared ordinally.
 /// </summary>
 /// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid server name.</remarks>
+[System.ComponentModel.TypeConverter(typeof(Internal.ServerNameConverter))]
 public readonly struct ServerName : IEquatable<ServerName>, IComparable<ServerName>
 {
     /// <summary>The longest server name accepted, in characters.</summary>

@@ -10,6 +10,7 @@ namespace Presence;
 /// Compared ordinally.
 /// </summary>
 /// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid user ID.</remarks>
+[System.ComponentModel.TypeConverter(typeof(Internal.UserIdConverter))]
 public readonly struct UserId : IEquatable<UserId>, IComparable<UserId>
 {
     /// <summary>The longest user ID accepted, in characters, sigil and server name included.</summary>

@@ -67,11 +67,13 @@ internal sealed partial class DefaultPresenceEngine
         try
         {
             await _store.SaveAsync(batch.ToArray(), _saveDeadline.Token).ConfigureAwait(false);
+            Volatile.Write(ref _consecutiveSaveFailures, 0);
             return FirstRetryDelay;
         }
         catch (Exception ex)
         {
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "save"));
+            Interlocked.Increment(ref _consecutiveSaveFailures);
             if (_stopping.IsCancellationRequested)
             {
                 Log.StoreSaveAbandoned(_logger, batch.Count, ex);
