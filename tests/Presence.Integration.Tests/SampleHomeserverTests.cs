@@ -50,12 +50,17 @@ public sealed class SampleHomeserverTests
         await _b.DisposeAsync();
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, SampleHomeserver server, string path, string? token, string? body = null)
+    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, SampleHomeserver server, string path, string? token, string? body = null, ServerName? origin = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(server.BaseAddress, path));
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (origin is { } from)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", $"X-Matrix origin=\"{from}\",destination=\"{server.Name}\",key=\"ed25519:sample\",sig=\"unsigned\"");
         }
 
         if (body is not null)
@@ -133,9 +138,9 @@ public sealed class SampleHomeserverTests
         string first = Txn("v1");
         string second = Txn("v2");
 
-        var r1 = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first);
-        await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn2", null, second);
-        var replay = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first);
+        var r1 = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first, B);
+        await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn2", null, second, B);
+        var replay = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first, B);
         var bob = await SendAsync(HttpMethod.Get, _a, Status(Bob), "token-alice");
 
         Assert.That(r1.Status, Is.EqualTo(HttpStatusCode.OK));

@@ -159,7 +159,10 @@ internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthentic
     }
 
     /// <summary>The requesting client, or the 401 to answer: <c>M_MISSING_TOKEN</c> without a token, <c>M_UNKNOWN_TOKEN</c> when the host does not know it.</summary>
-    public async ValueTask<(MatrixClient? Client, IResult? Failure)> AuthenticateAsync(HttpContext context)
+    public ValueTask<(MatrixClient? Client, IResult? Failure)> AuthenticateAsync(HttpContext context) => AuthenticateAsync(authenticator, context);
+
+    /// <summary>The requesting client, or the 401 to answer.</summary>
+    internal static async ValueTask<(MatrixClient? Client, IResult? Failure)> AuthenticateAsync(IMatrixAuthenticator authenticator, HttpContext context)
     {
         string? token = AccessToken(context.Request);
         if (string.IsNullOrEmpty(token))
@@ -187,8 +190,9 @@ internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthentic
     /// <summary>The Matrix error for a refusal from the engine or the codec; <see langword="null"/> for anything else (a bug: let it surface).</summary>
     internal static IResult? Refusal(Exception exception) => exception switch
     {
+        // JSON that parses but holds a bad value (an unknown state, an over-long status) is M_INVALID_PARAM, as a client expects.
+        PresenceFormatException { InnerException: not JsonException } format => MatrixResults.Error(StatusCodes.Status400BadRequest, PresenceErrorCodes.InvalidParam, format.Message),
         PresenceException presence => MatrixResults.FromException(presence),
-        PresenceFormatException format => MatrixResults.Error(StatusCodes.Status400BadRequest, format.InnerException is JsonException ? PresenceErrorCodes.BadJson : PresenceErrorCodes.InvalidParam, format.Message),
         ArgumentException argument => MatrixResults.Error(StatusCodes.Status400BadRequest, PresenceErrorCodes.InvalidParam, argument.Message),
         _ => null,
     };
