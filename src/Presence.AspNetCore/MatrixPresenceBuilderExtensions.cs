@@ -7,8 +7,12 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the host's authentication for the Matrix presence endpoints, and the <c>/sync</c> helper.</summary>
 public static class MatrixPresenceBuilderExtensions
 {
-    /// <summary>Uses <typeparamref name="TAuthenticator"/> to authenticate requests to the presence endpoints, and registers <see cref="MatrixPresenceSync"/>.</summary>
-    /// <typeparam name="TAuthenticator">The host's authenticator, resolved as a singleton.</typeparam>
+    /// <summary>
+    /// Uses <typeparamref name="TAuthenticator"/> to authenticate requests to the presence endpoints, and registers
+    /// <see cref="MatrixPresenceSync"/>. The host's own registration of <typeparamref name="TAuthenticator"/> is used when there
+    /// is one (one instance, not two); otherwise a singleton is registered here.
+    /// </summary>
+    /// <typeparam name="TAuthenticator">The host's authenticator.</typeparam>
     /// <param name="builder">The presence builder.</param>
     /// <returns>The builder.</returns>
     public static IPresenceBuilder UseMatrixAuthenticator<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TAuthenticator>(this IPresenceBuilder builder)
@@ -16,7 +20,8 @@ public static class MatrixPresenceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.RemoveAll<IMatrixAuthenticator>();
-        builder.Services.AddSingleton<IMatrixAuthenticator, TAuthenticator>();
+        builder.Services.TryAddSingleton<TAuthenticator>();
+        builder.Services.AddSingleton<IMatrixAuthenticator>(static services => services.GetRequiredService<TAuthenticator>());
         return AddSync(builder);
     }
 
