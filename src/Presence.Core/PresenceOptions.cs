@@ -40,6 +40,18 @@ public sealed class PresenceOptions
     /// <summary>The default <see cref="EvictAfter"/>: ten minutes.</summary>
     public static readonly TimeSpan DefaultEvictAfter = TimeSpan.FromMinutes(10);
 
+    /// <summary>The default <see cref="StreamRetention"/>: 100,000 positions.</summary>
+    public const int DefaultStreamRetention = 100_000;
+
+    /// <summary>The smallest <see cref="StreamRetention"/>.</summary>
+    public const int MinStreamRetention = 1_024;
+
+    /// <summary>The largest <see cref="StreamRetention"/>.</summary>
+    public const int MaxStreamRetention = 10_000_000;
+
+    /// <summary>The default <see cref="IncludeOfflineUsersOnSync"/>: <see langword="false"/>, as Synapse's <c>include_offline_users_on_sync</c>.</summary>
+    public const bool DefaultIncludeOfflineUsersOnSync = false;
+
     /// <summary>The largest <see cref="ShardCount"/>.</summary>
     public const int MaxShardCount = 1024;
 
@@ -107,6 +119,22 @@ public sealed class PresenceOptions
     /// <value>The default value is 4,000,000 (roughly 100 MB at the measured bytes per membership).</value>
     [Range(1, int.MaxValue)]
     public int MembershipCacheCapacity { get; set; } = DefaultMembershipCacheCapacity;
+
+    /// <summary>
+    /// Gets or sets how many positions of the presence stream are kept (changes published, and retractions or reveals told to
+    /// one viewer). A <c>/sync</c> token older than this window gets a full snapshot instead of the changes since it. Each
+    /// retained position costs about 130 bytes (the snapshot, its ring slot and its index entry), so memory for the stream is
+    /// bounded by roughly 130 B × this value.
+    /// </summary>
+    /// <value>The default value is 100,000 (about 13 MB at most); between 1,024 and 10,000,000.</value>
+    public int StreamRetention { get; set; } = DefaultStreamRetention;
+
+    /// <summary>
+    /// Gets or sets whether full snapshots of the presence stream (an initial sync, or a token from before a restart or older
+    /// than <see cref="StreamRetention"/>) include users who are offline. Changes to offline are always sent.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>, as Synapse's <c>include_offline_users_on_sync</c>.</value>
+    public bool IncludeOfflineUsersOnSync { get; set; } = DefaultIncludeOfflineUsersOnSync;
 
     /// <summary>Gets or sets how long disposal waits for pending store writes.</summary>
     /// <value>The default value is five seconds.</value>

@@ -61,6 +61,11 @@ internal sealed class PresenceOptionsValidator : IValidateOptions<PresenceOption
             Fail($"PresenceOptions.BusyTimeout ({options.BusyTimeout}) must be at least PresenceOptions.SyncTimeout ({options.SyncTimeout}).");
         }
 
+        if (options.StreamRetention is < PresenceOptions.MinStreamRetention or > PresenceOptions.MaxStreamRetention)
+        {
+            Fail($"PresenceOptions.StreamRetention ({options.StreamRetention}) must be between {PresenceOptions.MinStreamRetention} and {PresenceOptions.MaxStreamRetention}.");
+        }
+
         var f = options.Federation;
         if (f.DefaultPromiseLifetime <= f.LongWatchdog)
         {

@@ -12,9 +12,11 @@ public sealed class LifetimeAndInputTests
     {
         await using var engine = PresenceEngine.Create(new PresenceOptions { ServerName = Server }, new InMemoryMembershipView(), timeProvider: new FakeTimeProvider(EngineHarness.Start));
 
-        var error = Assert.Throws<InvalidOperationException>(() => engine.Heartbeat(Alice, "D1"));
+        var error = Assert.Throws<PresenceException>(() => engine.Heartbeat(Alice, "D1"));
         Assert.That(error!.Message, Does.Contain("StartAsync"));
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => await engine.GetPresenceAsync(Alice, Alice));
+        Assert.That(error.ErrorCode, Is.EqualTo(PresenceErrorCodes.Unknown));
+        var read = await Assert.ThrowsAsync<PresenceException>(async () => await engine.GetPresenceAsync(Alice, Alice));
+        Assert.That(read!.ErrorCode, Is.EqualTo(PresenceErrorCodes.Unknown));
     }
 
     [Test]
@@ -36,9 +38,10 @@ public sealed class LifetimeAndInputTests
         await using var h = await StartAsync();
         var foreign = UserId.Parse("@mallory:evil.example");
 
-        var error = Assert.Throws<ArgumentException>(() => h.Engine.SetPresence(foreign, "D1", PresenceState.Online, null));
+        var error = Assert.Throws<PresenceException>(() => h.Engine.SetPresence(foreign, "D1", PresenceState.Online, null));
 
         Assert.That(error!.Message, Does.Contain("not a user of this server"));
+        Assert.That(error.ErrorCode, Is.EqualTo(PresenceErrorCodes.Forbidden));
         Assert.That(h.Metrics.Total(PresenceMetrics.InputsRejected, "foreign_user"), Is.EqualTo(1));
         Assert.That((await h.Engine.GetPresenceAsync(foreign, foreign)).Presence.IsUnknown, Is.True);
         Assert.That(h.Metrics.Observe(PresenceMetrics.TrackedUsers), Is.Zero);
@@ -52,15 +55,15 @@ public sealed class LifetimeAndInputTests
         Assert.Multiple(() =>
         {
             Assert.Throws<ArgumentNullException>(() => h.Engine.Heartbeat(Alice, null!));
-            Assert.Throws<ArgumentException>(() => h.Engine.Heartbeat(Alice, string.Empty));
-            Assert.Throws<ArgumentException>(() => h.Engine.Heartbeat(Alice, new string('d', 256)));
-            Assert.Throws<ArgumentException>(() => h.Engine.Heartbeat(default, "D1"));
-            Assert.Throws<ArgumentOutOfRangeException>(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.FromSeconds(-1)));
-            Assert.Throws<ArgumentOutOfRangeException>(() => h.Engine.SetDeviceKind(Alice, "D1", DeviceKinds.Mobile | DeviceKinds.Web));
-            Assert.Throws<ArgumentOutOfRangeException>(() => h.Engine.SetDeviceKind(Alice, "D1", DeviceKinds.None));
-            Assert.Throws<ArgumentException>(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Unknown, null));
-            Assert.Throws<ArgumentException>(() => h.Engine.Heartbeat(Alice, "D1", (PresenceState)99));
-            var busy = Assert.Throws<ArgumentException>(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Busy, null));
+            InvalidParam(() => h.Engine.Heartbeat(Alice, string.Empty));
+            InvalidParam(() => h.Engine.Heartbeat(Alice, new string('d', 256)));
+            InvalidParam(() => h.Engine.Heartbeat(default, "D1"));
+            InvalidParam(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.FromSeconds(-1)));
+            InvalidParam(() => h.Engine.SetDeviceKind(Alice, "D1", DeviceKinds.Mobile | DeviceKinds.Web));
+            InvalidParam(() => h.Engine.SetDeviceKind(Alice, "D1", DeviceKinds.None));
+            InvalidParam(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Unknown, null));
+            InvalidParam(() => h.Engine.Heartbeat(Alice, "D1", (PresenceState)99));
+            var busy = InvalidParam(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Busy, null));
             Assert.That(busy!.Message, Does.Contain("EnableBusy"));
         });
         Assert.That(h.Metrics.Observe(PresenceMetrics.TrackedUsers), Is.Zero, "rejected inputs leave no trace");
@@ -72,7 +75,7 @@ public sealed class LifetimeAndInputTests
         await using var h = await StartAsync();
         h.Engine.Heartbeat(Alice, "D1");
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.MaxValue));
+        InvalidParam(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.MaxValue));
         Assert.DoesNotThrow(() => h.Engine.ReportIdle(Alice, "D1", TimeSpan.FromDays(365)));
         Assert.That((await h.ReadAsync(Alice)).LastActive, Is.EqualTo(h.Now - TimeSpan.FromDays(365)));
     }
@@ -94,5 +97,13 @@ public sealed class LifetimeAndInputTests
         Assert.That((await h.ReadAsync(User("u99"))).State, Is.EqualTo(PresenceState.Offline));
         Assert.That((await h.ReadAsync(User("u100"))).State, Is.EqualTo(PresenceState.Online));
         Assert.That(h.Metrics.Total(PresenceMetrics.DevicesDropped, "sync_timeout"), Is.EqualTo(100));
+    }
+
+    /// <summary>The call is refused with <see cref="PresenceErrorCodes.InvalidParam"/> (HTTP 400).</summary>
+    private static PresenceException InvalidParam(Action call)
+    {
+        var error = Assert.Throws<PresenceException>(call);
+        Assert.That(error!.ErrorCode, Is.EqualTo(PresenceErrorCodes.InvalidParam));
+        return error;
     }
 }

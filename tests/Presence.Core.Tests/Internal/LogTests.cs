@@ -37,9 +37,9 @@ public sealed class LogTests
             net[B].SetPresence(Bob, "D1", PresenceState.Unavailable, Secret + " of bob");
 
             // Inputs the engine rejects.
-            Assert.Throws<ArgumentException>(() => net[A].SetPresence(Mallory, "D1", PresenceState.Online, Secret));
-            Assert.Throws<ArgumentException>(() => net[A].SetPresence(Alice, "D1", PresenceState.Online, Secret + new string('x', PresenceOptions.DefaultMaxStatusMessageLength)));
-            Assert.Throws<ArgumentOutOfRangeException>(() => net[A].ReportIdle(Alice, "D1", TimeSpan.FromSeconds(-1)));
+            Assert.That(Assert.Throws<PresenceException>(() => net[A].SetPresence(Mallory, "D1", PresenceState.Online, Secret))!.ErrorCode, Is.EqualTo(PresenceErrorCodes.Forbidden));
+            Assert.That(Assert.Throws<PresenceException>(() => net[A].SetPresence(Alice, "D1", PresenceState.Online, Secret + new string('x', PresenceOptions.DefaultMaxStatusMessageLength)))!.ErrorCode, Is.EqualTo(PresenceErrorCodes.InvalidParam));
+            Assert.That(Assert.Throws<PresenceException>(() => net[A].ReportIdle(Alice, "D1", TimeSpan.FromSeconds(-1)))!.ErrorCode, Is.EqualTo(PresenceErrorCodes.InvalidParam));
 
             // b is unreachable for a while: a's sends to it fail and are retried.
             net.Network.SetFailing(B, true);

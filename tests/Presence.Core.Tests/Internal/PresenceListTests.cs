@@ -229,8 +229,10 @@ public sealed class PresenceListTests
         Assert.That(pending.Single().Observer, Is.EqualTo(Alice));
         Assert.That(net[A].GetPendingRequests(Carol), Is.Empty);
         Assert.That((await net[A].GetPresenceAsync(Alice, Carol)).Presence.State, Is.EqualTo(PresenceState.Online), "an accepted entry is enough without a shared room");
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => await net[A].AnswerPresenceRequestAsync(Carol, UserId.Parse("@nobody:a.example"), true));
-        await Assert.ThrowsAsync<ArgumentException>(async () => await net[A].AddToPresenceListAsync(Alice, Alice));
+        var missing = await Assert.ThrowsAsync<PresenceException>(async () => await net[A].AnswerPresenceRequestAsync(Carol, UserId.Parse("@nobody:a.example"), true));
+        var self = await Assert.ThrowsAsync<PresenceException>(async () => await net[A].AddToPresenceListAsync(Alice, Alice));
+        Assert.That(missing!.ErrorCode, Is.EqualTo(PresenceErrorCodes.NotFound));
+        Assert.That(self!.ErrorCode, Is.EqualTo(PresenceErrorCodes.InvalidParam));
         Assert.That(net.Network.MessagesSentBy(A), Is.Zero, "a local list needs no federation");
     }
 
@@ -362,9 +364,10 @@ public sealed class PresenceListTests
         await net[A].AddToPresenceListAsync(Alice, Carol);
         await net[A].AddToPresenceListAsync(Alice, Bob);
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await net[A].AddToPresenceListAsync(Alice, UserId.Parse("@x:c.example")));
+        var error = await Assert.ThrowsAsync<PresenceException>(async () => await net[A].AddToPresenceListAsync(Alice, UserId.Parse("@x:c.example")));
 
         Assert.That(error!.Message, Does.Contain("MaxPresenceListSize"));
+        Assert.That(error.ErrorCode, Is.EqualTo(PresenceErrorCodes.Unknown), "a server limit, documented as M_UNKNOWN");
         Assert.That(net[A].GetPresenceList(Alice), Has.Count.EqualTo(2));
     }
 

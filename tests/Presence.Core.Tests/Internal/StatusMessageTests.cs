@@ -63,13 +63,13 @@ public sealed class StatusMessageTests
         await using var h = await StartAsync(o => o.MaxStatusMessageLength = 10);
         h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "short");
 
-        var error = Assert.Throws<ArgumentException>(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Unavailable, new string('x', 11)));
+        var error = Assert.Throws<PresenceException>(() => h.Engine.SetPresence(Alice, "D1", PresenceState.Unavailable, new string('x', 11)));
+        Assert.That(error!.ErrorCode, Is.EqualTo(PresenceErrorCodes.InvalidParam));
 
         var p = await h.ReadAsync(Alice);
         Assert.Multiple(() =>
         {
             Assert.That(error!.Message, Does.Contain("MaxStatusMessageLength"));
-            Assert.That(error.ParamName, Is.EqualTo("statusMessage"));
             Assert.That(p.StatusMessage, Is.EqualTo("short"));
             Assert.That(p.State, Is.EqualTo(PresenceState.Online));
             Assert.That(h.Metrics.Total(PresenceMetrics.InputsRejected, "status_too_long"), Is.EqualTo(1));

@@ -215,6 +215,7 @@ public sealed class SubscriptionTests
     {
         await using var h = await StartAsync();
 
-        await Assert.ThrowsAsync<ArgumentException>(async () => await h.Engine.SubscribeAsync(UserId.Parse("@x:remote.example")));
+        var error = await Assert.ThrowsAsync<PresenceException>(async () => await h.Engine.SubscribeAsync(UserId.Parse("@x:remote.example")));
+        Assert.That(error!.ErrorCode, Is.EqualTo(PresenceErrorCodes.Forbidden));
     }
 }

@@ -203,12 +203,11 @@ internal sealed partial class DefaultPresenceEngine
                     }
                 }
 
-                _subscribers.TryGetValue(user, out var mine);
                 foreach (var other in members)
                 {
                     if (other != user && !before.Contains(other))
                     {
-                        NewlySharingLocked(user, other, mine, now);
+                        NewlySharingLocked(user, other, now);
                     }
                 }
             }
@@ -232,6 +231,8 @@ internal sealed partial class DefaultPresenceEngine
                 return ValueTask.CompletedTask;
             }
 
+            RetractAfterLeaveLocked(user, roomId);
+
             if (user.IsOn(_server))
             {
                 PrunePeerSubscribersLocked(user); // a server that no longer shares a room (or list) stops receiving
@@ -254,26 +255,62 @@ internal sealed partial class DefaultPresenceEngine
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Two users newly share a room: each side's feeds and each local user's presence to the other's server. Lock held.</summary>
-    private void NewlySharingLocked(UserId user, UserId other, List<Subscription>? userFeeds, long now)
+    /// <summary>
+    /// After a user left a room: each local member who may no longer see them — and the leaver, for each member they may no
+    /// longer see — is told once that it knows nothing more (unknown), through the stream and feeds. Only users with presence
+    /// held are told about. Lock held.
+    /// </summary>
+    private void RetractAfterLeaveLocked(UserId user, string roomId)
     {
-        // A server newly sharing a room with a local user receives that user's current presence.
-        SendToNewlySharingServerLocked(user, other, now);
-        SendToNewlySharingServerLocked(other, user, now);
-        if (_subscriptionCount == 0)
+        if (!_rooms.TryGetMembers(roomId, out var members))
         {
             return;
         }
 
-        // A newly visible pair: each side receives the other's current presence, if that user shows it.
-        if (userFeeds is not null && MaySeeLocked(user, other, sharesRoom: true) && TryReadLocked(other, out var ofOther))
+        bool userShows = TryPublishedLocked(user, out var ofUser) && !ofUser.IsUnknown;
+        foreach (var member in members)
         {
-            EnqueueAll(userFeeds, ofOther);
+            if (member == user)
+            {
+                continue;
+            }
+
+            if (userShows && member.IsOn(_server) && !MaySeeLocked(member, user))
+            {
+                TellViewerLocked(member, PresenceSnapshot.Unknown(user));
+            }
+
+            if (user.IsOn(_server) && !MaySeeLocked(user, member) && TryPublishedLocked(member, out var ofMember) && !ofMember.IsUnknown)
+            {
+                TellViewerLocked(user, PresenceSnapshot.Unknown(member));
+            }
+        }
+    }
+
+    /// <summary>Two users newly share a room: each side's feeds and each local user's presence to the other's server. Lock held.</summary>
+    private void NewlySharingLocked(UserId user, UserId other, long now)
+    {
+        // A server newly sharing a room with a local user receives that user's current presence.
+        SendToNewlySharingServerLocked(user, other, now);
+        SendToNewlySharingServerLocked(other, user, now);
+
+        // A newly visible pair: each local side is told the other's current presence, if that user shows it (feeds are told
+        // offline users too; the stream only users with something to show, so a join of a large room does not flood it).
+        TellNewlyVisibleLocked(user, other);
+        TellNewlyVisibleLocked(other, user);
+    }
+
+    private void TellNewlyVisibleLocked(UserId viewer, UserId target)
+    {
+        if (!viewer.IsOn(_server) || !MaySeeLocked(viewer, target, sharesRoom: true) || !TryReadLocked(target, out var current) || current.IsUnknown)
+        {
+            return;
         }
 
-        if (_subscribers.TryGetValue(other, out var theirs) && MaySeeLocked(other, user, sharesRoom: true) && TryReadLocked(user, out var ofUser))
+        bool worthStreaming = current.State != PresenceState.Offline || current.StatusMessage is not null || _options.IncludeOfflineUsersOnSync;
+        if (worthStreaming || _subscribers.ContainsKey(viewer))
         {
-            EnqueueAll(theirs, ofUser);
+            TellViewerLocked(viewer, current, toStream: worthStreaming);
         }
     }
 
@@ -326,15 +363,12 @@ internal sealed partial class DefaultPresenceEngine
     {
         var user = snapshot.User;
         bool outbound = _outbound is not null && user.IsOn(_server);
-        if (_subscriptionCount == 0 && !outbound)
+        if (_subscriptionCount == 0 && _streamWaiterCount == 0 && !outbound)
         {
             return;
         }
 
-        if (_subscribers.TryGetValue(user, out var own))
-        {
-            EnqueueAll(own, snapshot);
-        }
+        NotifyLocked(user, snapshot);
 
         bool complete = _rooms.IsComplete(user, null) || TryFillInstantlyLocked(user);
         if (outbound)
@@ -347,13 +381,16 @@ internal sealed partial class DefaultPresenceEngine
             (_membershipMisses ??= []).Add(user);
         }
 
-        if (_subscriptionCount > 0)
+        if (_subscriptionCount > 0 || _streamWaiterCount > 0)
         {
             FanOutLocked(snapshot, complete);
         }
     }
 
-    /// <summary>Queues a change for the local feeds that may see it: accepted observers, and room co-members when the rooms are cached. Lock held.</summary>
+    /// <summary>
+    /// Tells the local feeds and long-polls that may see a change of it: accepted observers, and room co-members when the
+    /// rooms are cached. Lock held.
+    /// </summary>
     private void FanOutLocked(PresenceSnapshot snapshot, bool roomsKnown)
     {
         var user = snapshot.User;
@@ -364,9 +401,9 @@ internal sealed partial class DefaultPresenceEngine
         {
             foreach (var observer in observers)
             {
-                if (_subscribers.TryGetValue(observer, out var feeds) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
+                if (IsListeningLocked(observer) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
                 {
-                    EnqueueAll(feeds, snapshot);
+                    NotifyLocked(observer, snapshot);
                 }
             }
         }
@@ -383,23 +420,24 @@ internal sealed partial class DefaultPresenceEngine
                 continue;
             }
 
-            if (members.Count <= _subscribers.Count)
+            if (members.Count <= _subscribers.Count + _streamWaiters.Count)
             {
                 foreach (var viewer in members)
                 {
-                    if (_subscribers.TryGetValue(viewer, out var feeds) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
+                    if (IsListeningLocked(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        EnqueueAll(feeds, snapshot);
+                        NotifyLocked(viewer, snapshot);
                     }
                 }
             }
             else
             {
-                foreach (var (viewer, feeds) in _subscribers)
+                // Notifying ends a viewer's long-polls (they leave the map), so the listeners are listed first.
+                foreach (var viewer in (UserId[])[.. _subscribers.Keys, .. _streamWaiters.Keys])
                 {
                     if (members.Contains(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        EnqueueAll(feeds, snapshot);
+                        NotifyLocked(viewer, snapshot);
                     }
                 }
             }
@@ -473,7 +511,7 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     if (_rooms.IsComplete(user, null) && TryPublishedLocked(user, out var latest) && !latest.IsUnknown)
                     {
-                        if (_subscriptionCount > 0)
+                        if (_subscriptionCount > 0 || _streamWaiterCount > 0)
                         {
                             FanOutLocked(latest, roomsKnown: true);
                         }

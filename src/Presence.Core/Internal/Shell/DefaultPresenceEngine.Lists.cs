@@ -72,9 +72,9 @@ internal sealed partial class DefaultPresenceEngine
 
         foreach (var viewer in viewers)
         {
-            if (viewer.IsOn(_server) && _subscribers.TryGetValue(viewer, out var feeds) && MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
+            if (viewer.IsOn(_server) && MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
             {
-                EnqueueAll(feeds, current);
+                TellViewerLocked(viewer, current);
             }
         }
 
@@ -101,9 +101,9 @@ internal sealed partial class DefaultPresenceEngine
         {
             if (viewer.IsOn(_server))
             {
-                if (_subscribers.TryGetValue(viewer, out var feeds) && !MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
+                if (!MaySeeLocked(viewer, user, sharesRoom: coMembers.Contains(viewer)))
                 {
-                    EnqueueAll(feeds, unknown);
+                    TellViewerLocked(viewer, unknown);
                 }
             }
             else
@@ -216,9 +216,9 @@ internal sealed partial class DefaultPresenceEngine
                     PrunePeerSubscribersLocked(target); // a server whose only reason was this grant stops receiving
                 }
             }
-            else if (shows && _subscribers.TryGetValue(observer, out var feeds) && TryReadLocked(target, out var current))
+            else if (shows && TryReadLocked(target, out var current))
             {
-                EnqueueAll(feeds, current);
+                TellViewerLocked(observer, current); // the observer newly sees the target
             }
         });
         await PersistRelationAsync(observer, target, CancellationToken.None).ConfigureAwait(false);

@@ -71,6 +71,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             _shards[i] = new Shard(i, options, _timeBase, this);
         }
 
+        _stream = new PresenceStream(shardCount, options.StreamRetention, BitConverter.ToInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)));
         _rooms = new RoomCache(_server, options.MembershipCacheCapacity, options.ExcludedRooms);
         _metrics = new PresenceInstruments(meterFactory, () => SumOverShards(static t => t.Heartbeats), () => (int)SumOverShards(static t => t.Count), () => (int)SumOverShards(static t => t.ConnectedDevices), () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
         _watchdogs = new WatchdogManager(_timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog));
@@ -170,6 +171,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
             subscriptions = [.. _subscribers.Values.SelectMany(static list => list)];
             _subscribers.Clear();
             _subscriptionCount = 0;
+            CompleteStreamWaitersLocked();
         }
 
         await _timer.DisposeAsync().ConfigureAwait(false);
@@ -369,11 +371,13 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
                 published = shard.TakePublished();
             }
 
+            int partition = _stream.PartitionOfShard(shard.Id);
             foreach (var snapshot in published)
             {
                 try
                 {
                     _metrics.Publications.Add(1);
+                    _stream.Append(partition, snapshot); // a position first: whoever is woken below reads it
                     DeliverLocked(snapshot);
                 }
                 catch (Exception ex)
