@@ -58,7 +58,12 @@ var options = new SampleHomeserverOptions
     Rooms = rooms,
     Configure = o =>
     {
-        o.IdleTimeout = idleTimeout ?? o.IdleTimeout;
+        if (idleTimeout is { } idle)
+        {
+            o.IdleTimeout = idle;
+            o.LastActiveGranularity = idle / 4 < o.LastActiveGranularity ? idle / 4 : o.LastActiveGranularity; // must stay below the idle timeout
+        }
+
         o.SyncTimeout = syncTimeout ?? o.SyncTimeout;
     },
 };
