@@ -12,7 +12,40 @@ internal sealed class ClientEventDto
     public string? Sender { get; set; }
 
     [JsonPropertyName("content")]
-    public PresenceContentDto? Content { get; set; }
+    public ClientPresenceContentDto? Content { get; set; }
+}
+
+/// <summary>The content of a client <c>m.presence</c> event: the specification's keys and this library's two namespaced ones.</summary>
+internal sealed class ClientPresenceContentDto
+{
+    [JsonPropertyName("presence")]
+    public string? Presence { get; set; }
+
+    [JsonPropertyName("last_active_ago")]
+    public long? LastActiveAgo { get; set; }
+
+    [JsonPropertyName("currently_active")]
+    public bool? CurrentlyActive { get; set; }
+
+    [JsonPropertyName("status_msg")]
+    public string? StatusMsg { get; set; }
+
+    /// <summary>Legacy: older servers put the user here too.</summary>
+    [JsonPropertyName("user_id")]
+    public string? UserId { get; set; }
+
+    [JsonPropertyName(MatrixPresenceCodec.UnknownKey)]
+    public bool? Unknown { get; set; }
+
+    [JsonPropertyName(MatrixPresenceCodec.DeviceKindsKey)]
+    public List<string?>? DeviceKinds { get; set; }
+}
+
+/// <summary>The value of a <c>/sync</c> response's <c>presence</c> key.</summary>
+internal sealed class SyncPresenceDto
+{
+    [JsonPropertyName("events")]
+    public List<ClientEventDto> Events { get; set; } = [];
 }
 
 internal sealed class PresenceContentDto
@@ -110,6 +143,7 @@ internal sealed class TransactionDto
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = MatrixPresenceCodec.MaxDepth)]
 [JsonSerializable(typeof(ClientEventDto))]
+[JsonSerializable(typeof(SyncPresenceDto))]
 [JsonSerializable(typeof(PresenceContentDto))]
 [JsonSerializable(typeof(StatusRequestDto))]
 [JsonSerializable(typeof(ErrorDto))]

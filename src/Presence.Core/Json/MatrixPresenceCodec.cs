@@ -14,7 +14,10 @@ namespace Presence;
 /// <remarks>
 /// Two extension keys ride in the <c>m.presence</c> EDU's content, namespaced so a peer that does not know them
 /// ignores them: <see cref="ReminderKey"/> (<c>true</c> on a watchdog reminder) and <see cref="PromiseLifetimeKey"/>
-/// (the sender's promise lifetime in milliseconds).
+/// (the sender's promise lifetime in milliseconds). Two more ride in the client event's content, which a client that does
+/// not know them ignores: <see cref="UnknownKey"/> (<c>true</c> when the server holds no information about the user — the
+/// event then says <c>offline</c>, what the specification can express) and <see cref="DeviceKindsKey"/> (the kinds of the
+/// user's connected devices).
 /// </remarks>
 public static class MatrixPresenceCodec
 {
@@ -23,6 +26,18 @@ public static class MatrixPresenceCodec
 
     /// <summary>The extension key carrying the promise lifetime, in milliseconds.</summary>
     public const string PromiseLifetimeKey = "io.presence_core.promise_lifetime_ms";
+
+    /// <summary>
+    /// The client event's extension key marking a user the server holds no information about (a remote user whose server
+    /// went silent, or one the viewer can no longer see): <c>true</c>, with <c>"presence": "offline"</c> beside it.
+    /// </summary>
+    public const string UnknownKey = "io.presence_core.unknown";
+
+    /// <summary>
+    /// The client event's extension key listing the kinds of the user's connected devices (<c>"standard"</c>,
+    /// <c>"mobile"</c>, <c>"web"</c>, <c>"limited"</c>); present only when a device is connected.
+    /// </summary>
+    public const string DeviceKindsKey = "io.presence_core.device_kinds";
 
     /// <summary>The largest document read, in bytes.</summary>
     public const int MaxDocumentBytes = 1 << 20;
@@ -39,15 +54,109 @@ public static class MatrixPresenceCodec
     /// <summary>A <c>last_active_ago</c> written when the last-active time is unknown (the schema requires one): about 50 years.</summary>
     private const long UnknownLastActiveAgoMs = 50L * 365 * 24 * 60 * 60 * 1000;
 
-    /// <summary>Writes the client <c>m.presence</c> event.</summary>
-    /// <param name="presence">The presence; not unknown.</param>
+    /// <summary>
+    /// Writes the client <c>m.presence</c> event. An unknown user is written as <c>offline</c> with <see cref="UnknownKey"/>;
+    /// connected device kinds go in <see cref="DeviceKindsKey"/>.
+    /// </summary>
+    /// <param name="presence">The presence.</param>
     /// <param name="now">The time <c>last_active_ago</c> is computed at.</param>
     /// <returns>The JSON text.</returns>
     public static string WriteClientEvent(PresenceSnapshot presence, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(presence);
-        var dto = new ClientEventDto { Type = "m.presence", Sender = presence.User.Value, Content = Content(presence, now) };
-        return JsonSerializer.Serialize(dto, PresenceJsonContext.Default.ClientEventDto);
+        return JsonSerializer.Serialize(ClientEvent(presence, now), PresenceJsonContext.Default.ClientEventDto);
+    }
+
+    /// <summary>Writes the client <c>m.presence</c> event into the host's writer, as <see cref="WriteClientEvent(PresenceSnapshot, DateTimeOffset)"/>.</summary>
+    /// <param name="writer">Where the event (one JSON object) goes.</param>
+    /// <param name="presence">The presence.</param>
+    /// <param name="now">The time <c>last_active_ago</c> is computed at.</param>
+    public static void WriteClientEvent(Utf8JsonWriter writer, PresenceSnapshot presence, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(presence);
+        JsonSerializer.Serialize(writer, ClientEvent(presence, now), PresenceJsonContext.Default.ClientEventDto);
+    }
+
+    /// <summary>
+    /// Writes the value of a <c>/sync</c> response's <c>presence</c> key — <c>{"events":[...]}</c>, one <c>m.presence</c>
+    /// event per change (for example <see cref="PresenceChanges.Changes"/>) — into the host's writer. Write the property
+    /// name first (<c>writer.WritePropertyName("presence")</c>).
+    /// </summary>
+    /// <param name="writer">Where the object goes.</param>
+    /// <param name="changes">The users' presence.</param>
+    /// <param name="now">The time <c>last_active_ago</c> is computed at.</param>
+    public static void WriteSyncPresence(Utf8JsonWriter writer, IReadOnlyList<PresenceSnapshot> changes, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(changes);
+        writer.WriteStartObject();
+        writer.WriteStartArray("events");
+        foreach (var presence in changes)
+        {
+            ArgumentNullException.ThrowIfNull(presence, nameof(changes));
+            JsonSerializer.Serialize(writer, ClientEvent(presence, now), PresenceJsonContext.Default.ClientEventDto);
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static ClientEventDto ClientEvent(PresenceSnapshot presence, DateTimeOffset now) => new()
+    {
+        Type = "m.presence",
+        Sender = presence.User.Value,
+        Content = presence.IsUnknown
+            ? new ClientPresenceContentDto { Presence = PresenceStateNames.Offline, Unknown = true }
+            : new ClientPresenceContentDto
+            {
+                Presence = PresenceStateNames.ToWireName(presence.State),
+                LastActiveAgo = presence.GetLastActiveAgo(now) is { } ago ? (long)ago.TotalMilliseconds : null,
+                CurrentlyActive = presence.State == PresenceState.Online ? presence.CurrentlyActive : null,
+                StatusMsg = presence.StatusMessage,
+                DeviceKinds = KindNames(presence.DeviceKinds),
+            },
+    };
+
+    private static readonly (DeviceKinds Kind, string Name)[] KindsByName =
+        [(DeviceKinds.Standard, "standard"), (DeviceKinds.Mobile, "mobile"), (DeviceKinds.Web, "web"), (DeviceKinds.Limited, "limited")];
+
+    private static List<string?>? KindNames(DeviceKinds kinds)
+    {
+        List<string?>? names = null;
+        foreach (var (kind, name) in KindsByName)
+        {
+            if ((kinds & kind) != 0)
+            {
+                (names ??= []).Add(name);
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>Device kinds from their names; names this version does not know are ignored (a newer sender may add kinds).</summary>
+    private static DeviceKinds ParseKinds(List<string?>? names, string path)
+    {
+        var kinds = DeviceKinds.None;
+        if (names is null)
+        {
+            return kinds;
+        }
+
+        CheckCount(names.Count, path);
+        foreach (var name in names)
+        {
+            foreach (var (kind, known) in KindsByName)
+            {
+                if (string.Equals(name, known, StringComparison.Ordinal))
+                {
+                    kinds |= kind;
+                }
+            }
+        }
+
+        return kinds;
     }
 
     /// <summary>Writes the 200 body of <c>GET /_matrix/client/v3/presence/{userId}/status</c>.</summary>
@@ -71,7 +180,11 @@ public static class MatrixPresenceCodec
         return (state, CheckStatus(dto.StatusMsg, "status_msg"));
     }
 
-    /// <summary>Reads a client <c>m.presence</c> event (tolerant of the legacy <c>user_id</c> inside the content and a missing <c>last_active_ago</c>).</summary>
+    /// <summary>
+    /// Reads a client <c>m.presence</c> event (tolerant of the legacy <c>user_id</c> inside the content and a missing
+    /// <c>last_active_ago</c>). <see cref="UnknownKey"/> gives <see cref="PresenceState.Unknown"/>; <see cref="DeviceKindsKey"/>
+    /// gives the device kinds.
+    /// </summary>
     /// <param name="json">The event.</param>
     /// <param name="now">The time <c>last_active_ago</c> counts back from.</param>
     /// <returns>The presence.</returns>
@@ -86,7 +199,14 @@ public static class MatrixPresenceCodec
 
         var content = dto.Content ?? throw new PresenceFormatException("content: required.");
         var user = ParseUser(dto.Sender ?? content.UserId, dto.Sender is null ? "content.user_id" : "sender");
-        return Snapshot(user, content.Presence, content.LastActiveAgo, content.CurrentlyActive, content.StatusMsg, now, "content");
+        var read = Snapshot(user, content.Presence, content.LastActiveAgo, content.CurrentlyActive, content.StatusMsg, now, "content");
+        if (content.Unknown == true)
+        {
+            return PresenceSnapshot.Unknown(user); // "offline" is only what the specification can say
+        }
+
+        var kinds = ParseKinds(content.DeviceKinds, "content." + DeviceKindsKey);
+        return kinds == DeviceKinds.None ? read : new PresenceSnapshot(user, read.State, read.StatusMessage, read.LastActive, read.CurrentlyActive, kinds);
     }
 
     /// <summary>Writes a client-server error body.</summary>

@@ -36,8 +36,68 @@ public sealed class MatrixPresenceCodecTests
     }
 
     [Test]
-    public void Unknown_CannotBeWritten()
-        => Assert.Throws<ArgumentException>(() => MatrixPresenceCodec.WriteClientEvent(PresenceSnapshot.Unknown(Alice), Now));
+    public void Unknown_IsWrittenAsOfflineWithTheNamespacedMarker_AndReadsBackAsUnknown()
+    {
+        string json = MatrixPresenceCodec.WriteClientEvent(PresenceSnapshot.Unknown(Alice), Now);
+        var content = JsonDocument.Parse(json).RootElement.GetProperty("content");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(content.GetProperty("presence").GetString(), Is.EqualTo("offline"), "what the specification can express");
+            Assert.That(content.GetProperty(MatrixPresenceCodec.UnknownKey).GetBoolean(), Is.True);
+            Assert.That(content.TryGetProperty("last_active_ago", out _), Is.False);
+            Assert.That(content.TryGetProperty(MatrixPresenceCodec.DeviceKindsKey, out _), Is.False);
+            Assert.That(MatrixPresenceCodec.ReadClientEvent(Utf8(json), Now).IsUnknown, Is.True);
+        });
+    }
+
+    [Test]
+    public void DeviceKinds_AreWrittenOnlyWhenADeviceIsConnected_AndReadBack()
+    {
+        var mobile = new PresenceSnapshot(Alice, PresenceState.Online, null, Now, true, DeviceKinds.Mobile | DeviceKinds.Web);
+        string json = MatrixPresenceCodec.WriteClientEvent(mobile, Now);
+        var offline = JsonDocument.Parse(MatrixPresenceCodec.WriteClientEvent(new PresenceSnapshot(Alice, PresenceState.Offline, null, null, false, DeviceKinds.None), Now)).RootElement;
+        string fromNewer = "{\"type\":\"m.presence\",\"sender\":\"@alice:a.example\",\"content\":{\"presence\":\"online\",\"" + MatrixPresenceCodec.DeviceKindsKey + "\":[\"mobile\",\"hologram\"]}}";
+
+        Assert.Multiple(() =>
+        {
+            var kinds = JsonDocument.Parse(json).RootElement.GetProperty("content").GetProperty(MatrixPresenceCodec.DeviceKindsKey);
+            Assert.That(kinds.EnumerateArray().Select(k => k.GetString()), Is.EqualTo(new[] { "mobile", "web" }));
+            Assert.That(offline.GetProperty("content").TryGetProperty(MatrixPresenceCodec.DeviceKindsKey, out _), Is.False);
+            Assert.That(MatrixPresenceCodec.ReadClientEvent(Utf8(json), Now).DeviceKinds, Is.EqualTo(DeviceKinds.Mobile | DeviceKinds.Web));
+            Assert.That(MatrixPresenceCodec.ReadClientEvent(Utf8(fromNewer), Now).DeviceKinds, Is.EqualTo(DeviceKinds.Mobile), "a kind this version does not know is ignored");
+        });
+    }
+
+    [Test]
+    public void Utf8JsonWriterForms_WriteWhatTheStringFormsWrite_AndTheSyncPresenceValue()
+    {
+        var online = Online(Alice, "lunch");
+        var unknown = PresenceSnapshot.Unknown(UserId.Parse("@sam:b.example"));
+        using var eventBuffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(eventBuffer))
+        {
+            MatrixPresenceCodec.WriteClientEvent(writer, online, Now);
+        }
+
+        using var syncBuffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(syncBuffer))
+        {
+            writer.WriteStartObject();
+            writer.WritePropertyName("presence");
+            MatrixPresenceCodec.WriteSyncPresence(writer, [online, unknown], Now);
+            writer.WriteEndObject();
+        }
+
+        var events = JsonDocument.Parse(syncBuffer.ToArray()).RootElement.GetProperty("presence").GetProperty("events");
+        Assert.Multiple(() =>
+        {
+            Assert.That(Encoding.UTF8.GetString(eventBuffer.ToArray()), Is.EqualTo(MatrixPresenceCodec.WriteClientEvent(online, Now)));
+            Assert.That(events.GetArrayLength(), Is.EqualTo(2));
+            Assert.That(events[0].GetRawText(), Is.EqualTo(MatrixPresenceCodec.WriteClientEvent(online, Now)));
+            Assert.That(events[1].GetProperty("content").GetProperty(MatrixPresenceCodec.UnknownKey).GetBoolean(), Is.True);
+        });
+    }
 
     [Test]
     public void StatusRequest_ReadsStateAndStatus_EmptyStatusIsNone()

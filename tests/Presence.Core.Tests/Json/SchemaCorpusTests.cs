@@ -56,6 +56,24 @@ public sealed class SchemaCorpusTests
             Write("cs-get-status-response", name, MatrixPresenceCodec.WriteStatusResponse(presence, Now));
         }
 
+        // This library's namespaced keys: an unknown user (sent as offline) and connected device kinds.
+        Write("cs-event", "unknown", MatrixPresenceCodec.WriteClientEvent(PresenceSnapshot.Unknown(Bob), Now));
+        Write("cs-event", "kinds-mobile-web", MatrixPresenceCodec.WriteClientEvent(new PresenceSnapshot(Alice, PresenceState.Online, null, Now.AddSeconds(-5), true, DeviceKinds.Mobile | DeviceKinds.Web), Now));
+        Write("cs-event", "kinds-limited-unavailable", MatrixPresenceCodec.WriteClientEvent(new PresenceSnapshot(Alice, PresenceState.Unavailable, "away", Now.AddMinutes(-9), false, DeviceKinds.Limited), Now));
+        using (var sync = new MemoryStream())
+        {
+            using (var writer = new Utf8JsonWriter(sync))
+            {
+                MatrixPresenceCodec.WriteSyncPresence(writer, [.. Presences().Take(3).Select(p => p.Presence), PresenceSnapshot.Unknown(Bob)], Now);
+            }
+
+            int i = 0;
+            foreach (var ev in JsonDocument.Parse(sync.ToArray()).RootElement.GetProperty("events").EnumerateArray())
+            {
+                Write("cs-event", $"sync-event-{i++}", ev.GetRawText()); // each event of a /sync presence section
+            }
+        }
+
         foreach (var code in new[] { "M_FORBIDDEN", "M_NOT_FOUND", "M_INVALID_PARAM", "M_BAD_JSON", "M_UNKNOWN_TOKEN" })
         {
             Write("cs-error", code.ToLowerInvariant(), MatrixPresenceCodec.WriteError(code, "Explained in words."));

@@ -85,17 +85,10 @@ internal sealed partial class DefaultPresenceEngine
         }
 
         await EnsureRoomsAsync([viewer], cancellationToken).ConfigureAwait(false);
-        List<UserId> visibleLocal = [viewer];
+        List<UserId> visibleLocal;
         lock (_lock)
         {
-            var around = new HashSet<UserId>();
-            _rooms.TryCollectCoMembers(viewer, around);
-            if (_listOf.TryGetValue(viewer, out var onList))
-            {
-                around.UnionWith(onList);
-            }
-
-            visibleLocal.AddRange(around.Where(user => user.IsOn(_server)));
+            visibleLocal = [.. VisibleCandidatesLocked(viewer, null).Where(user => user.IsOn(_server))];
         }
 
         await EnsureLoadedAsync(visibleLocal, cancellationToken).ConfigureAwait(false); // users not in memory still have a status to show
@@ -105,30 +98,10 @@ internal sealed partial class DefaultPresenceEngine
         {
             ThrowIfNotRunning();
             long now = Now();
-            var initial = new List<PresenceSnapshot>();
-            if (TryReadLocked(viewer, out var own))
-            {
-                initial.Add(own);
-            }
 
-            // Sharing a room is symmetric: who the viewer may see is among who shares a room with the viewer.
-            var coMembers = new HashSet<UserId>();
-            _rooms.TryCollectCoMembers(viewer, coMembers);
-            var candidates = new HashSet<UserId>(coMembers);
-            if (_listOf.TryGetValue(viewer, out var listed))
-            {
-                candidates.UnionWith(listed);
-            }
-
-            foreach (var user in candidates)
-            {
-                if (user != viewer && MaySeeLocked(viewer, user, coMembers.Contains(user)) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown)
-                {
-                    initial.Add(snapshot);
-                }
-            }
-
-            // Registered after the initial reads, so changes those reads published are not queued twice.
+            // The first batch is a snapshot of the stream (offline users too); registered in the same pass, so nothing
+            // published in between is missed or queued twice.
+            var initial = ReadStreamLocked(viewer, PresenceStreamToken.None, int.MaxValue, includeOffline: true);
             if (!_subscribers.TryGetValue(viewer, out var list))
             {
                 list = [];
@@ -307,10 +280,11 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        bool worthStreaming = current.State != PresenceState.Offline || current.StatusMessage is not null || _options.IncludeOfflineUsersOnSync;
-        if (worthStreaming || _subscribers.ContainsKey(viewer))
+        // Offline users with nothing to say are told only to a viewer with a feed (which shows them): a join of a large room
+        // does not fill the stream with them.
+        if (current.State != PresenceState.Offline || current.StatusMessage is not null || _options.IncludeOfflineUsersOnSync || _subscribers.ContainsKey(viewer))
         {
-            TellViewerLocked(viewer, current, toStream: worthStreaming);
+            TellViewerLocked(viewer, current);
         }
     }
 
@@ -368,7 +342,7 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        NotifyLocked(user, snapshot);
+        NotifyLocked(user);
 
         bool complete = _rooms.IsComplete(user, null) || TryFillInstantlyLocked(user);
         if (outbound)
@@ -403,7 +377,7 @@ internal sealed partial class DefaultPresenceEngine
             {
                 if (IsListeningLocked(observer) && seen.Add(observer) && MaySeeLocked(observer, user, sharesRoom: null))
                 {
-                    NotifyLocked(observer, snapshot);
+                    NotifyLocked(observer);
                 }
             }
         }
@@ -426,7 +400,7 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     if (IsListeningLocked(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        NotifyLocked(viewer, snapshot);
+                        NotifyLocked(viewer);
                     }
                 }
             }
@@ -437,18 +411,10 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     if (members.Contains(viewer) && seen.Add(viewer) && MaySeeLocked(viewer, user, sharesRoom: true))
                     {
-                        NotifyLocked(viewer, snapshot);
+                        NotifyLocked(viewer);
                     }
                 }
             }
-        }
-    }
-
-    private static void EnqueueAll(List<Subscription> subscriptions, PresenceSnapshot snapshot)
-    {
-        foreach (var subscription in subscriptions)
-        {
-            subscription.Enqueue(snapshot);
         }
     }
 

@@ -104,7 +104,7 @@ internal sealed partial class DefaultPresenceEngine
         lock (_lock)
         {
             ThrowIfNotRunning();
-            answer = ReadStreamLocked(viewer, since, limit);
+            answer = ReadStreamLocked(viewer, since, limit, _options.IncludeOfflineUsersOnSync);
             followups = AfterChangeLocked(Now());
         }
 
@@ -229,12 +229,15 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Whether anyone listens to <paramref name="viewer"/>'s changes: a feed or a long-poll. Lock held.</summary>
     private bool IsListeningLocked(UserId viewer) => _subscribers.ContainsKey(viewer) || _streamWaiters.ContainsKey(viewer);
 
-    /// <summary>Tells a viewer's feeds and long-polls of a change they may see (it is already in the stream). Lock held.</summary>
-    private void NotifyLocked(UserId viewer, PresenceSnapshot snapshot)
+    /// <summary>Wakes a viewer's feeds and long-polls for a change they may see (it is already in the stream). Lock held.</summary>
+    private void NotifyLocked(UserId viewer)
     {
         if (_subscribers.TryGetValue(viewer, out var feeds))
         {
-            EnqueueAll(feeds, snapshot);
+            foreach (var feed in feeds)
+            {
+                feed.Wake();
+            }
         }
 
         if (_streamWaiters.Remove(viewer, out var waiters))
@@ -251,20 +254,29 @@ internal sealed partial class DefaultPresenceEngine
     /// Tells one local viewer something only they are owed — a user they lost sight of (unknown), or one they newly see —
     /// through the stream (a position for that viewer alone) and their feeds. Lock held.
     /// </summary>
-    private void TellViewerLocked(UserId viewer, PresenceSnapshot snapshot, bool toStream = true)
+    private void TellViewerLocked(UserId viewer, PresenceSnapshot snapshot)
     {
         if (!viewer.IsOn(_server))
         {
             return;
         }
 
-        if (toStream)
-        {
-            _stream.AppendFor(StreamPartitionOf(viewer), viewer, snapshot);
-        }
-
-        NotifyLocked(viewer, snapshot);
+        _stream.AppendFor(StreamPartitionOf(viewer), viewer, snapshot);
+        NotifyLocked(viewer);
     }
+
+    /// <summary>Runs <paramref name="action"/> under the engine's lock (feeds read the stream there).</summary>
+    internal void RunLocked(Action action)
+    {
+        lock (_lock)
+        {
+            action();
+        }
+    }
+
+    /// <summary>What a feed is owed since its token: every change it may see, offline users included, no limit. Lock held.</summary>
+    internal PresenceChanges ReadFeedLocked(UserId viewer, PresenceStreamToken since)
+        => _state == Running ? ReadStreamLocked(viewer, since, int.MaxValue, includeOffline: true) : new PresenceChanges([], since, isSnapshot: false, limited: false);
 
     private int StreamPartitionOf(UserId user) => _stream.PartitionOfShard(StableHash.ShardOf(StableHash.Of(user), _shards.Length));
 
@@ -290,7 +302,7 @@ internal sealed partial class DefaultPresenceEngine
     /// then — for a token that asks for a snapshot — the rest of what the viewer may see, by user hash so that a limited
     /// snapshot can resume. Lock held.
     /// </summary>
-    private PresenceChanges ReadStreamLocked(UserId viewer, PresenceStreamToken since, int limit)
+    private PresenceChanges ReadStreamLocked(UserId viewer, PresenceStreamToken since, int limit, bool includeOffline)
     {
         bool isSnapshot = false;
         if (!_stream.TryDecode(since, out var cut, out var snapshotFrom))
@@ -310,7 +322,8 @@ internal sealed partial class DefaultPresenceEngine
         {
             foreach (var item in _stream.ChangesSince(cut))
             {
-                changed[item.Snapshot.User] = new Changed(item, null);
+                // A user's changes are in one partition, oldest first: the first seen is the first queued.
+                changed[item.Snapshot.User] = new Changed(item, null, changed.TryGetValue(item.Snapshot.User, out var earlier) ? earlier.FirstStamp : item.Stamp);
             }
         }
         else
@@ -319,7 +332,7 @@ internal sealed partial class DefaultPresenceEngine
             {
                 if (_stream.TryLatest(StreamPartitionOf(user), user, cut[StreamPartitionOf(user)], out var item))
                 {
-                    changed[user] = new Changed(item, null);
+                    changed[user] = new Changed(item, null, item.Stamp);
                 }
             }
         }
@@ -331,12 +344,13 @@ internal sealed partial class DefaultPresenceEngine
             changed.TryGetValue(user, out var entry);
             if (entry.Told is null)
             {
-                changed[user] = entry with { Told = item }; // newest first: the first seen is the latest told
+                // Newest first: the first seen is the latest told.
+                changed[user] = entry with { Told = item, FirstStamp = entry.Change is null ? item.Stamp : Math.Min(entry.FirstStamp, item.Stamp) };
             }
         }
 
         // Decide what each changed user shows the viewer now; order by the latest change.
-        var shown = new List<(PresenceSnapshot Snapshot, StreamItem Key)>();
+        var shown = new List<(PresenceSnapshot Snapshot, StreamItem Key, long FirstStamp)>();
         var skipped = new List<StreamItem>();
         foreach (var (user, entry) in changed)
         {
@@ -349,11 +363,11 @@ internal sealed partial class DefaultPresenceEngine
                     snapshot = told.Snapshot.IsUnknown && !user.Equals(viewer) ? ReadLocked(user) : told.Snapshot;
                 }
 
-                shown.Add((snapshot!, key));
+                shown.Add((snapshot!, key, entry.FirstStamp));
             }
             else if (entry.Told is { Snapshot.IsUnknown: true })
             {
-                shown.Add((PresenceSnapshot.Unknown(user), key)); // lost sight: told once that it knows nothing more
+                shown.Add((PresenceSnapshot.Unknown(user), key, entry.FirstStamp)); // lost sight: told once that it knows nothing more
             }
         }
 
@@ -377,7 +391,9 @@ internal sealed partial class DefaultPresenceEngine
             }
         }
 
-        foreach (var (snapshot, _) in shown.Take(limit))
+        // Who is in the answer follows the latest changes (so the next token resumes exactly); the answer lists them in the
+        // order they first changed, where the read saw that.
+        foreach (var (snapshot, _, _) in shown.Take(limit).OrderBy(static s => s.FirstStamp))
         {
             result.Add(snapshot);
         }
@@ -395,7 +411,7 @@ internal sealed partial class DefaultPresenceEngine
                     continue;
                 }
 
-                if (snapshot.State == PresenceState.Offline && !_options.IncludeOfflineUsersOnSync && user != viewer)
+                if (snapshot.State == PresenceState.Offline && !includeOffline && user != viewer)
                 {
                     continue;
                 }
@@ -428,8 +444,8 @@ internal sealed partial class DefaultPresenceEngine
         return new PresenceChanges(result, _stream.Encode(next, resumeFrom), isSnapshot, limited);
     }
 
-    /// <summary>A user's retained change after the token, and the latest change told to the viewer alone about them.</summary>
-    private readonly record struct Changed(StreamItem? Change, StreamItem? Told)
+    /// <summary>A user's retained change after the token, the latest change told to the viewer alone about them, and when the first of them was queued.</summary>
+    private readonly record struct Changed(StreamItem? Change, StreamItem? Told, long FirstStamp)
     {
         /// <summary>The latest of the two: where a read that leaves this user out must resume.</summary>
         public StreamItem Key => Told is { } told && (Change is not { } change || told.Stamp > change.Stamp) ? told : Change!.Value;

@@ -5,20 +5,29 @@ using System.Threading.Channels;
 namespace Presence.Internal;
 
 /// <summary>
-/// One local user's feed. Changes gather in <c>_pending</c> (latest per user, first-queued order) until the
-/// window's timer moves them into a one-slot channel as a batch. If the reader has not taken the previous
-/// batch, the changes stay pending and keep coalescing: memory is bounded by the users the viewer can see.
+/// One local user's push feed, built on the presence stream: it holds a stream token and a wake-up, not the changes. A
+/// change the viewer may see wakes it; when the window ends, what changed since its token (latest per user) becomes one
+/// batch in a one-slot channel. If the reader has not taken the previous batch, nothing more is read: when it takes it,
+/// the batch is read afresh from that batch's token, so it carries everything since, latest state per user. Memory is
+/// one token and at most one unread batch.
 /// </summary>
+/// <remarks>Lock order: the engine's lock, then this feed's (the engine wakes feeds under its lock).</remarks>
 internal sealed class Subscription : IPresenceSubscription
 {
     private readonly DefaultPresenceEngine _owner;
     private readonly Lock _lock = new();
-    private readonly OrderedDictionary<UserId, PresenceSnapshot> _pending = [];
     private readonly Channel<IReadOnlyList<PresenceSnapshot>> _channel =
         Channel.CreateBounded<IReadOnlyList<PresenceSnapshot>>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.Wait });
     private readonly TimeSpan _window;
     private readonly ITimer _timer;
     private readonly Counter<long> _batches;
+
+    /// <summary>Where the stream is read from next.</summary>
+    private PresenceStreamToken _token;
+
+    /// <summary>Where the unread batch in the channel was read from (to read it afresh when the reader fell behind).</summary>
+    private PresenceStreamToken _unreadFrom;
+    private int _unreadCount;
     private bool _armed;
     private bool _overdue;
     private bool _closed;
@@ -34,27 +43,44 @@ internal sealed class Subscription : IPresenceSubscription
 
     public UserId Viewer { get; }
 
+    /// <summary>Gets how many users the unread batch holds (the feed holds nothing else).</summary>
     internal int PendingCount
     {
         get
         {
             lock (_lock)
             {
-                return _pending.Count;
+                return _closed ? 0 : _unreadCount;
             }
         }
     }
 
     public bool TryRead(out IReadOnlyList<PresenceSnapshot> batch)
     {
-        if (_channel.Reader.TryRead(out var read))
+        IReadOnlyList<PresenceSnapshot>? read = null;
+        _owner.RunLocked(() =>
         {
-            batch = MergeOverdue(read);
-            return true;
-        }
+            lock (_lock)
+            {
+                if (!_channel.Reader.TryRead(out read))
+                {
+                    return;
+                }
 
-        batch = [];
-        return false;
+                _unreadCount = 0;
+                if (_overdue && !_closed)
+                {
+                    // Fell behind: the batch is read afresh from where it started, with everything since folded in.
+                    _overdue = false;
+                    var fresh = _owner.ReadFeedLocked(Viewer, _unreadFrom);
+                    _token = fresh.NextToken;
+                    read = fresh.Changes;
+                }
+            }
+        });
+
+        batch = read ?? [];
+        return read is not null;
     }
 
     public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => _channel.Reader.WaitToReadAsync(cancellationToken);
@@ -88,7 +114,7 @@ internal sealed class Subscription : IPresenceSubscription
             }
 
             _closed = true;
-            _pending.Clear();
+            _unreadCount = 0;
             _timer.Dispose();
             _channel.Writer.TryComplete();
             while (_channel.Reader.TryRead(out _))
@@ -97,8 +123,21 @@ internal sealed class Subscription : IPresenceSubscription
         }
     }
 
-    /// <summary>Queues a change; called under the engine's lock.</summary>
-    internal void Enqueue(PresenceSnapshot snapshot)
+    /// <summary>The first batch, at once: the current presence of everyone visible (always written, even empty). Engine lock held.</summary>
+    internal void DeliverInitial(PresenceChanges initial)
+    {
+        lock (_lock)
+        {
+            _unreadFrom = PresenceStreamToken.None;
+            _token = initial.NextToken;
+            _unreadCount = initial.Changes.Count;
+            _channel.Writer.TryWrite(initial.Changes);
+            _batches.Add(1);
+        }
+    }
+
+    /// <summary>A change the viewer may see is in the stream: a batch is due at the end of the window. Engine lock held.</summary>
+    internal void Wake()
     {
         lock (_lock)
         {
@@ -107,7 +146,6 @@ internal sealed class Subscription : IPresenceSubscription
                 return;
             }
 
-            _pending[snapshot.User] = snapshot;
             if (_window == TimeSpan.Zero)
             {
                 FlushLocked();
@@ -120,29 +158,21 @@ internal sealed class Subscription : IPresenceSubscription
         }
     }
 
-    /// <summary>Delivers the first batch at once: the current presence of everyone visible.</summary>
-    internal void DeliverInitial(List<PresenceSnapshot> snapshots)
-    {
-        lock (_lock)
-        {
-            // Always written, even empty, so a host's initial sync can wait for it; the channel is empty here.
-            _channel.Writer.TryWrite(snapshots.ToArray());
-            _batches.Add(1);
-        }
-    }
-
     private void OnWindowElapsed()
     {
         try
         {
-            lock (_lock)
+            _owner.RunLocked(() =>
             {
-                _armed = false;
-                if (!_closed)
+                lock (_lock)
                 {
-                    FlushLocked();
+                    _armed = false;
+                    if (!_closed)
+                    {
+                        FlushLocked();
+                    }
                 }
-            }
+            });
         }
         catch (Exception ex)
         {
@@ -150,54 +180,33 @@ internal sealed class Subscription : IPresenceSubscription
         }
     }
 
-    /// <summary>
-    /// A reader that fell behind gets the batch it is owed with everything held back since folded in (latest state
-    /// per user), never an old state followed by the newer one.
-    /// </summary>
-    private IReadOnlyList<PresenceSnapshot> MergeOverdue(IReadOnlyList<PresenceSnapshot> read)
-    {
-        lock (_lock)
-        {
-            if (!_overdue || _closed)
-            {
-                return read;
-            }
-
-            _overdue = false;
-            var merged = new OrderedDictionary<UserId, PresenceSnapshot>();
-            foreach (var snapshot in read)
-            {
-                merged[snapshot.User] = snapshot;
-            }
-
-            foreach (var (user, snapshot) in _pending)
-            {
-                merged[user] = snapshot;
-            }
-
-            _pending.Clear();
-            return [.. merged.Values];
-        }
-    }
-
+    /// <summary>Reads what changed since the token into the channel, unless the reader has not taken the last batch. Both locks held.</summary>
     private void FlushLocked()
     {
-        if (_pending.Count == 0)
+        if (_overdue)
         {
             return;
         }
 
-        var batch = new PresenceSnapshot[_pending.Count];
-        _pending.Values.CopyTo(batch, 0);
-        if (_channel.Writer.TryWrite(batch))
+        if (_channel.Reader.Count > 0)
         {
-            _pending.Clear();
-            _batches.Add(1);
+            _overdue = true; // read afresh when the reader takes the batch it has
+            return;
         }
-        else
+
+        var changes = _owner.ReadFeedLocked(Viewer, _token);
+        if (changes.Changes.Count == 0)
         {
-            // The reader has not taken the previous batch; keep coalescing and deliver when it does.
-            _overdue = true;
+            _token = changes.NextToken;
+            return;
+        }
+
+        if (_channel.Writer.TryWrite(changes.Changes))
+        {
+            _unreadFrom = _token;
+            _unreadCount = changes.Changes.Count;
+            _token = changes.NextToken;
+            _batches.Add(1);
         }
     }
 }
