@@ -72,8 +72,8 @@ internal sealed partial class DefaultPresenceEngine
         }
         catch (Exception ex)
         {
+            Interlocked.Increment(ref _consecutiveSaveFailures); // before the metric: who sees the metric sees the status
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "save"));
-            Interlocked.Increment(ref _consecutiveSaveFailures);
             if (_stopping.IsCancellationRequested)
             {
                 Log.StoreSaveAbandoned(_logger, batch.Count, ex);
