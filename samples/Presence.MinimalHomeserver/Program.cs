@@ -3,11 +3,10 @@ using Presence;
 using Presence.Minimal;
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.Services.AddPresence(o => o.ServerName = ServerName.Parse(builder.Configuration["ServerName"] ?? "localhost"))
+builder.Services.AddPresence(builder.Configuration.GetSection("Presence")) // options bound; starts and stops with the host
     .UseMembershipView<ConfiguredRooms>()             // who is in which room: your homeserver's own data
     .UseMatrixAuthenticator<ConfiguredTokens>();      // who an access token belongs to: your homeserver's own auth
 var app = builder.Build();
-await app.Services.GetRequiredService<IPresenceEngine>().StartAsync();
 
 app.UseMatrixErrors();                                // PresenceException -> {"errcode", "error"}
 app.MapMatrixPresence();                              // GET/PUT /_matrix/client/v3/presence/{userId}/status

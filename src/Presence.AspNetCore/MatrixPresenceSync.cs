@@ -73,7 +73,7 @@ public sealed class MatrixPresenceSync
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(changes);
         writer.WritePropertyName("presence");
-        Internal.SyncPresenceWriter.Write(writer, changes.Changes, _time.GetUtcNow());
+        MatrixPresenceCodec.WriteSyncPresence(writer, changes.Changes, _time.GetUtcNow());
     }
 
     /// <summary>Reads a <c>/sync</c> request's <c>set_presence</c>.</summary>
