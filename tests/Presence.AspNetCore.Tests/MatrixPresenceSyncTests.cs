@@ -93,6 +93,21 @@ public sealed class MatrixPresenceSyncTests
     }
 
     [Test]
+    public async Task WaitForChangesAsync_NothingChanges_AnswersEmptyWhenTheRequestTimeoutPassesOnTheEngineClock()
+    {
+        var initial = await _sync.WaitForChangesAsync(Bob, PresenceStreamToken.None, Request("?timeout=0"));
+        var waiting = _sync.WaitForChangesAsync(Bob, initial.NextToken, Request("?timeout=30000")).AsTask();
+
+        _server.Clock.Advance(TimeSpan.FromMilliseconds(29_999));
+        bool waitedUntilTheEnd = !waiting.IsCompleted;
+        _server.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        var answer = await waiting;
+
+        Assert.That(waitedUntilTheEnd, Is.True);
+        Assert.That(answer.Changes, Is.Empty);
+    }
+
+    [Test]
     public async Task OpenSync_KeepsTheDeviceConnectedWhileOpen_WithSetPresence()
     {
         using (_sync.OpenSync(new MatrixClient(Alice, "PHONE"), Request("?set_presence=unavailable")))

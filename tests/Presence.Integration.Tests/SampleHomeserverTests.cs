@@ -185,4 +185,57 @@ public sealed class SampleHomeserverTests
         Assert.That(entry.GetProperty("state").GetString(), Is.EqualTo("allowed"));
         Assert.That(entry.GetProperty("presence").GetProperty("content").GetProperty("status_msg").GetString(), Is.EqualTo("listed"), "the accept carried bob's presence");
     }
+
+    [Test]
+    public async Task Sync_ResponseLostInTransit_IsSentAgainFromTheOldToken()
+    {
+        var initial = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/sync?timeout=0", "token-carol");
+        string since = Uri.EscapeDataString(initial.Body.GetProperty("next_batch").GetString()!);
+        await SendAsync(HttpMethod.Put, _a, Status(Alice), "token-alice", """{"presence":"online","status_msg":"lost?"}""");
+        var carolCantSee = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/sync?timeout=0&since={since}", "token-carol");
+        var bobInitial = await SendAsync(HttpMethod.Get, _b, "/_matrix/client/v3/sync?timeout=0", "token-bob");
+        string bobSince = Uri.EscapeDataString(bobInitial.Body.GetProperty("next_batch").GetString()!);
+        await SendAsync(HttpMethod.Put, _b, Status(Bob), "token-bob", """{"presence":"unavailable","status_msg":"first"}""");
+
+        var lost = await SendAsync(HttpMethod.Get, _b, $"/_matrix/client/v3/sync?timeout=0&since={bobSince}", "token-bob");
+        var again = await SendAsync(HttpMethod.Get, _b, $"/_matrix/client/v3/sync?timeout=0&since={bobSince}", "token-bob");
+
+        static IEnumerable<string?> Statuses(JsonElement body) => body.GetProperty("presence").GetProperty("events").EnumerateArray().Select(e => e.GetProperty("content").TryGetProperty("status_msg", out var m) ? m.GetString() : null);
+        Assert.That(carolCantSee.Body.GetProperty("presence").GetProperty("events").EnumerateArray().Select(e => e.GetProperty("sender").GetString()), Does.Not.Contain(Alice.Value), "carol shares no room with alice");
+        Assert.That(Statuses(lost.Body), Does.Contain("first"));
+        Assert.That(Statuses(again.Body), Is.EqualTo(Statuses(lost.Body)), "the same since gets the same changes again");
+    }
+
+    [Test]
+    public async Task UnknownEndpoint_Is404Unrecognized_AndJsSdkStartupEndpointsAnswer()
+    {
+        var unknown = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/room_keys/version", "token-alice");
+        var pushRules = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/pushrules/", "token-alice");
+        var capabilities = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/capabilities", "token-alice");
+        var filter = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/user/{Uri.EscapeDataString(Alice.Value)}/filter", "token-alice", """{"room":{"timeline":{"limit":1}}}""");
+        var read = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/user/{Uri.EscapeDataString(Alice.Value)}/filter/{filter.Body.GetProperty("filter_id").GetString()}", "token-alice");
+
+        Assert.That((unknown.Status, unknown.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.NotFound, "M_UNRECOGNIZED")));
+        Assert.That(pushRules.Body.GetProperty("global").GetProperty("override").GetArrayLength(), Is.Zero);
+        Assert.That(capabilities.Body.TryGetProperty("capabilities", out _), Is.True);
+        Assert.That(read.Body.GetProperty("room").GetProperty("timeline").GetProperty("limit").GetInt32(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task PresenceListPost_OneBadEntry_Is400AndKeepsNothing()
+    {
+        var post = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice", """{"invite":["@bob:b.localhost","not a user"]}""");
+        var list = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice");
+
+        Assert.That((post.Status, post.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.BadRequest, "M_INVALID_PARAM")));
+        Assert.That(list.Body.GetArrayLength(), Is.Zero, "the good entry was not kept either");
+    }
+
+    [Test]
+    public async Task OversizedBody_Is413()
+    {
+        var big = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice", "{\"invite\":[\"" + new string('x', 2 << 20) + "\"]}");
+
+        Assert.That((big.Status, big.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.RequestEntityTooLarge, "M_TOO_LARGE")));
+    }
 }
