@@ -139,7 +139,8 @@ public sealed class PresenceHostingExtensionsTests
         using var host = builder.Build();
         var engine = host.Services.GetRequiredService<IPresenceEngine>();
 
-        Assert.Throws<InvalidOperationException>(() => engine.Heartbeat(HostingHarness.Alice, "D1"), "not started before the host starts");
+        var notStarted = Assert.Throws<PresenceException>(() => engine.Heartbeat(HostingHarness.Alice, "D1"), "not started before the host starts");
+        Assert.That(notStarted!.ErrorCode, Is.EqualTo(PresenceErrorCodes.Unknown));
 
         await host.StartAsync();
         engine.SetPresence(HostingHarness.Alice, "D1", PresenceState.Online, "here");
