@@ -12,6 +12,7 @@ const idleMs = Number(idleArg ?? "20") * 1000;
 const alice = `@alice:${server}`;
 const bob = `@bob:${server}`;
 const syncs = []; // every /sync request: who, the timeout asked for, how long it took
+const requests = new Set(); // every other request: method, path, status (VERBOSE=1 prints them)
 const seen = []; // every presence change of bob that alice's sync loop delivered
 const failures = [];
 let passed = 0;
@@ -26,6 +27,8 @@ function client(localpart) {
     const response = await fetch(url, init);
     if (u.pathname.endsWith("/sync")) {
       syncs.push({ user: userId, timeout: u.searchParams.get("timeout"), ms: Date.now() - started, status: response.status });
+    } else {
+      requests.add(`${init?.method ?? "GET"} ${u.pathname.replaceAll(encodeURIComponent(userId), "{userId}")} ${response.status}`);
     }
     return response;
   };
@@ -95,6 +98,6 @@ try {
 }
 
 for (const failure of failures) console.log("js-sdk check failed:", failure);
-if (process.env.VERBOSE) console.log(JSON.stringify({ seen, syncs }));
+if (process.env.VERBOSE) console.log(JSON.stringify({ seen, syncs, requests: [...requests] }, null, 1));
 console.log(`matrix-js-sdk: ${passed} of ${passed + failures.length} checks passed (${syncs.length} syncs, longest ${Math.max(0, ...syncs.map((s) => s.ms))} ms)`);
 process.exit(failures.length === 0 ? 0 : 1);
