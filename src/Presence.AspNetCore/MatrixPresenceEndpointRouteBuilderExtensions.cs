@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,18 +37,19 @@ public static class MatrixPresenceEndpointRouteBuilderExtensions
             authenticator,
             options,
             services.GetService<TimeProvider>() ?? TimeProvider.System,
-            services.GetService<ILoggerFactory>()?.CreateLogger("Presence.AspNetCore") ?? NullLogger.Instance);
+            services.GetService<ILoggerFactory>()?.CreateLogger("Presence.AspNetCore") ?? NullLogger.Instance,
+            new EndpointInstruments(services.GetService<IMeterFactory>()));
 
         var group = endpoints.MapGroup(string.Empty);
         foreach (string prefix in options.MapLegacyR0Paths ? new[] { "v3", "r0" } : ["v3"])
         {
-            group.MapGet($"/_matrix/client/{prefix}/presence/{{userId}}/status", context => Run(context, handlers.GetStatusAsync(context, Route(context, "userId"))));
-            group.MapPut($"/_matrix/client/{prefix}/presence/{{userId}}/status", context => Run(context, handlers.PutStatusAsync(context, Route(context, "userId"))));
+            group.MapGet($"/_matrix/client/{prefix}/presence/{{userId}}/status", context => handlers.RunAsync(context, "status.get", handlers.GetStatusAsync(context, Route(context, "userId"))));
+            group.MapPut($"/_matrix/client/{prefix}/presence/{{userId}}/status", context => handlers.RunAsync(context, "status.put", handlers.PutStatusAsync(context, Route(context, "userId"))));
         }
 
         if (options.MapFederation)
         {
-            group.MapPut("/_matrix/federation/v1/send/{txnId}", context => Run(context, handlers.ReceiveTransactionAsync(context, Route(context, "txnId"))));
+            group.MapPut("/_matrix/federation/v1/send/{txnId}", context => handlers.RunAsync(context, "federation.send", handlers.ReceiveTransactionAsync(context, Route(context, "txnId"))));
         }
 
         return group;
@@ -63,6 +65,4 @@ public static class MatrixPresenceEndpointRouteBuilderExtensions
     }
 
     private static string Route(HttpContext context, string name) => context.Request.RouteValues[name] as string ?? string.Empty;
-
-    private static async Task Run(HttpContext context, Task<IResult> handler) => await (await handler.ConfigureAwait(false)).ExecuteAsync(context).ConfigureAwait(false);
 }

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using NSubstitute;
 
 namespace Presence.AspNetCore.Tests;
@@ -48,6 +51,7 @@ public sealed class FederationEndpointTests
     [Test]
     public async Task Send_ReplayedTransactionId_IsAcknowledgedAndNotAppliedAgain_PerOrigin()
     {
+        using var replays = new MetricCollector<long>(_server.Services.GetRequiredService<IMeterFactory>(), MatrixPresenceEndpointMetrics.MeterName, MatrixPresenceEndpointMetrics.TransactionReplays);
         await Send("t1", Remote, Transaction(Remote, "v1"));
         var replay = await Send("t1", Remote, Transaction(Remote, "v1"));
         var sameIdOtherOrigin = await Send("t1", Other, Transaction(Other, "v1"));
@@ -57,6 +61,7 @@ public sealed class FederationEndpointTests
         await _engine.Received(1).ReceiveAsync(Remote, Arg.Any<PresenceMessage>(), Arg.Any<CancellationToken>());
         await _engine.Received(1).ReceiveAsync(Other, Arg.Any<PresenceMessage>(), Arg.Any<CancellationToken>());
         _engine.Received(2).NoteTraffic(Remote); // a replay still proves the peer is alive
+        Assert.That(replays.GetMeasurementSnapshot().EvaluateAsCounter(), Is.EqualTo(1));
     }
 
     [Test]

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using static Presence.AspNetCore.Tests.PresenceTestServer;
 
 namespace Presence.AspNetCore.Tests;
@@ -129,5 +132,18 @@ public sealed class MatrixPresenceEndpointsTests
 
         Assert.That((response.Status, Code(response)), Is.EqualTo((HttpStatusCode.RequestEntityTooLarge, "M_TOO_LARGE")));
         Assert.That(source.BytesRead, Is.LessThan(4L << 20), "the server stopped reading soon after the 1 MiB bound");
+    }
+
+    [Test]
+    public async Task Refusals_AreCountedByEndpointAndStatus()
+    {
+        using var refused = new MetricCollector<long>(_server.Services.GetRequiredService<IMeterFactory>(), MatrixPresenceEndpointMetrics.MeterName, MatrixPresenceEndpointMetrics.RequestsRefused);
+
+        await _server.SendAsync(HttpMethod.Put, StatusPath(Alice), "token-bob", """{"presence":"online"}""");
+        await _server.SendAsync(HttpMethod.Put, StatusPath(Alice), "token-alice", """{"presence":"online"}""");
+
+        var measurement = refused.GetMeasurementSnapshot().Single();
+        Assert.That(measurement.Tags["endpoint"], Is.EqualTo("status.put"));
+        Assert.That(measurement.Tags["http.response.status_code"], Is.EqualTo(403));
     }
 }

@@ -31,6 +31,8 @@ internal sealed class PresenceTestServer : IAsyncDisposable
 
     public IPresenceEngine Engine { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public FakeTimeProvider Clock { get; }
 
     public HttpClient Client { get; }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Presence.Internal;
 
 /// <summary>The handlers <c>MapMatrixPresence</c> maps. Every presence decision is the engine's; this only translates HTTP.</summary>
-internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthenticator authenticator, MatrixPresenceEndpointOptions options, TimeProvider time, ILogger logger)
+internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthenticator authenticator, MatrixPresenceEndpointOptions options, TimeProvider time, ILogger logger, EndpointInstruments instruments)
 {
     private const string EmptyObject = "{}";
     private const string FederationAck = """{"pdus":{}}""";
@@ -15,6 +15,18 @@ internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthentic
     private readonly TransactionReplayCache _replays = new(options.ReplayCacheBytesPerOrigin, options.ReplayCacheMaxBytes);
 
     internal TransactionReplayCache Replays => _replays;
+
+    /// <summary>Runs a handler, counts a refusal, and writes the result.</summary>
+    public async Task RunAsync(HttpContext context, string endpoint, Task<IResult> handler)
+    {
+        var result = await handler.ConfigureAwait(false);
+        if (result is IStatusCodeHttpResult { StatusCode: >= 400 and var status })
+        {
+            instruments.Refused.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("http.response.status_code", status));
+        }
+
+        await result.ExecuteAsync(context).ConfigureAwait(false);
+    }
 
     public async Task<IResult> GetStatusAsync(HttpContext context, string userId)
     {
@@ -136,6 +148,7 @@ internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthentic
 
         if (!_replays.TryBegin(origin, txnId))
         {
+            instruments.Replays.Add(1);
             return Json(FederationAck); // a retry of one already applied: acknowledged, not applied again
         }
 
