@@ -60,13 +60,15 @@ public interface IPresenceEngine : IAsyncDisposable
     /// <summary>
     /// The long-poll form of <see cref="GetChangesSinceAsync"/>: answers at once when there are changes (or a snapshot is
     /// due), otherwise waits until a change the viewer may see is published or <paramref name="timeout"/> passes (on the
-    /// engine's <see cref="TimeProvider"/>), and then answers, possibly with no changes.
+    /// engine's <see cref="TimeProvider"/>), and then answers, possibly with no changes. Disposing the engine ends every wait
+    /// with an answer without changes.
     /// </summary>
     /// <param name="viewer">The local user who syncs.</param>
     /// <param name="since">The token from the previous answer, or <see cref="PresenceStreamToken.None"/>.</param>
-    /// <param name="timeout">How long to wait for a change; zero answers at once.</param>
+    /// <param name="timeout">How long to wait for a change; zero answers at once (at most one hour).</param>
     /// <param name="limit">At most this many users in the answer (1 to 10,000).</param>
     /// <param name="cancellationToken">Cancels the wait (the client went away).</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <returns>The changes and the next token.</returns>
     /// <exception cref="PresenceException">The viewer is not local (<see cref="PresenceErrorCodes.Forbidden"/>), the limit or timeout is out of range (<see cref="PresenceErrorCodes.InvalidParam"/>), or the engine is not started (<see cref="PresenceErrorCodes.Unknown"/>).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>

@@ -40,8 +40,8 @@ public sealed class PresenceOptions
     /// <summary>The default <see cref="EvictAfter"/>: ten minutes.</summary>
     public static readonly TimeSpan DefaultEvictAfter = TimeSpan.FromMinutes(10);
 
-    /// <summary>The default <see cref="StreamRetention"/>: 100,000 positions.</summary>
-    public const int DefaultStreamRetention = 100_000;
+    /// <summary>The default <see cref="StreamRetention"/>: 50,000 positions.</summary>
+    public const int DefaultStreamRetention = 50_000;
 
     /// <summary>The smallest <see cref="StreamRetention"/>.</summary>
     public const int MinStreamRetention = 1_024;
@@ -123,10 +123,10 @@ public sealed class PresenceOptions
     /// <summary>
     /// Gets or sets how many positions of the presence stream are kept (changes published, and retractions or reveals told to
     /// one viewer). A <c>/sync</c> token older than this window gets a full snapshot instead of the changes since it. Each
-    /// retained position costs about 130 bytes (the snapshot, its ring slot and its index entry), so memory for the stream is
-    /// bounded by roughly 130 B × this value.
+    /// retained position costs about 140 bytes (the snapshot, its ring slot and its index entry), so memory for the stream is
+    /// bounded by roughly 140 B × this value.
     /// </summary>
-    /// <value>The default value is 100,000 (about 13 MB at most); between 1,024 and 10,000,000.</value>
+    /// <value>The default value is 50,000 (about 7 MB at most, held only once that many changes were published); between 1,024 and 10,000,000.</value>
     public int StreamRetention { get; set; } = DefaultStreamRetention;
 
     /// <summary>

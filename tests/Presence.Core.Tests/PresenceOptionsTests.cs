@@ -14,6 +14,8 @@ public sealed class PresenceOptionsTests
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.ClientBatchWindow = TimeSpan.FromSeconds(-1)), "PresenceOptions.ClientBatchWindow").SetName("Window negative");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MaxStatusMessageLength = 0), "PresenceOptions.MaxStatusMessageLength").SetName("Status length zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MaxDevicesPerUser = 256), "PresenceOptions.MaxDevicesPerUser").SetName("Devices above 255");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.StreamRetention = PresenceOptions.MinStreamRetention - 1), "PresenceOptions.StreamRetention").SetName("Stream retention below the minimum");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.StreamRetention = PresenceOptions.MaxStreamRetention + 1), "PresenceOptions.StreamRetention").SetName("Stream retention above the maximum");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.MembershipCacheCapacity = 0), "PresenceOptions.MembershipCacheCapacity").SetName("Cache capacity zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.ShutdownTimeout = TimeSpan.Zero), "PresenceOptions.ShutdownTimeout").SetName("Shutdown timeout zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.EvictAfter = TimeSpan.Zero), "PresenceOptions.EvictAfter").SetName("Evict-after zero");
@@ -58,6 +60,8 @@ public sealed class PresenceOptionsTests
         Assert.Multiple(() =>
         {
             Assert.That(options.IdleTimeout, Is.EqualTo(TimeSpan.FromMinutes(5)));
+            Assert.That(options.IncludeOfflineUsersOnSync, Is.False, "as Synapse's include_offline_users_on_sync");
+            Assert.That(options.StreamRetention, Is.EqualTo(PresenceOptions.DefaultStreamRetention));
             Assert.That(options.SyncTimeout, Is.EqualTo(TimeSpan.FromSeconds(30)));
             Assert.That(options.BusyTimeout, Is.EqualTo(TimeSpan.FromHours(1)));
             Assert.That(options.LastActiveGranularity, Is.EqualTo(TimeSpan.FromSeconds(60)));

@@ -16,28 +16,14 @@ internal sealed class ClientEventDto
 }
 
 /// <summary>The content of a client <c>m.presence</c> event: the specification's keys and this library's two namespaced ones.</summary>
-internal sealed class ClientPresenceContentDto
+internal sealed class ClientPresenceContentDto : PresenceContentDto
 {
-    [JsonPropertyName("presence")]
-    public string? Presence { get; set; }
-
-    [JsonPropertyName("last_active_ago")]
-    public long? LastActiveAgo { get; set; }
-
-    [JsonPropertyName("currently_active")]
-    public bool? CurrentlyActive { get; set; }
-
-    [JsonPropertyName("status_msg")]
-    public string? StatusMsg { get; set; }
-
-    /// <summary>Legacy: older servers put the user here too.</summary>
-    [JsonPropertyName("user_id")]
-    public string? UserId { get; set; }
-
     [JsonPropertyName(MatrixPresenceCodec.UnknownKey)]
+    [JsonPropertyOrder(1)] // after the specification's keys
     public bool? Unknown { get; set; }
 
     [JsonPropertyName(MatrixPresenceCodec.DeviceKindsKey)]
+    [JsonPropertyOrder(1)]
     public List<string?>? DeviceKinds { get; set; }
 }
 
@@ -48,7 +34,7 @@ internal sealed class SyncPresenceDto
     public List<ClientEventDto> Events { get; set; } = [];
 }
 
-internal sealed class PresenceContentDto
+internal class PresenceContentDto
 {
     [JsonPropertyName("presence")]
     public string? Presence { get; set; }

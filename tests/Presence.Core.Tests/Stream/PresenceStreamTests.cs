@@ -420,4 +420,67 @@ public sealed class PresenceStreamTests
             }
         }
     }
+
+    [Test]
+    public async Task WithinRetention_AnOldTokenGetsEveryChange_AsTheWindowGrows()
+    {
+        await using var h = await StartAsync(o => o.StreamRetention = 8192);
+        var users = Enumerable.Range(0, 400).Select(i => User($"g{i}")).ToArray();
+        await h.ShareRoomAsync(Room, [Bob, .. users]);
+        var token = (await h.Engine.GetChangesSinceAsync(Bob, PresenceStreamToken.None)).NextToken;
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (var user in users)
+            {
+                h.Engine.SetPresence(user, "D1", PresenceState.Online, $"round {round}"); // 1,200 positions: the rings grow from 64
+            }
+        }
+
+        var answer = await h.Engine.GetChangesSinceAsync(Bob, token, limit: 10_000);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.IsSnapshot, Is.False);
+            Assert.That(answer.Changes.Select(p => p.User), Is.EquivalentTo(users));
+            Assert.That(answer.Changes.All(p => p.StatusMessage == "round 2"), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task PresenceListEntryRemoved_WithoutASharedRoom_IsToldUnknownOnce()
+    {
+        await using var h = await StartAsync();
+        await h.Engine.AddToPresenceListAsync(Bob, Carol);
+        await h.Engine.AnswerPresenceRequestAsync(Carol, Bob, allow: true);
+        h.Engine.SetPresence(Carol, "D1", PresenceState.Online, "listed");
+        var start = await h.Engine.GetChangesSinceAsync(Bob, PresenceStreamToken.None);
+
+        await h.Engine.RemoveFromPresenceListAsync(Bob, Carol);
+        h.Engine.SetPresence(Carol, "D1", PresenceState.Online, "after");
+        var answer = await h.Engine.GetChangesSinceAsync(Bob, start.NextToken);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(start.Changes.Select(p => p.StatusMessage), Does.Contain("listed"), "an accepted entry shows the user");
+            Assert.That(answer.Changes.Select(p => (p.User, p.State)), Is.EqualTo(new[] { (Carol, PresenceState.Unknown) }));
+        });
+    }
+
+    [Test]
+    public async Task Feed_OfAViewerWhoLostSight_GetsUnknownNotLaterChanges()
+    {
+        await using var h = await StartAsync();
+        await h.ShareRoomAsync(Room, Alice, Bob);
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "visible");
+        await using var feed = await h.Engine.SubscribeAsync(Bob);
+        feed.TryRead(out _);
+
+        h.Rooms.Leave(Room, Alice);
+        await h.Engine.UserLeftRoomAsync(Alice, Room);
+        h.Engine.SetPresence(Alice, "D1", PresenceState.Online, "secret");
+        h.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.That(feed.TryRead(out var batch), Is.True);
+        Assert.That(batch.Select(p => (p.User, p.State, p.StatusMessage)), Is.EqualTo(new[] { (Alice, PresenceState.Unknown, (string?)null) }));
+    }
 }

@@ -240,23 +240,25 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        bool userShows = TryPublishedLocked(user, out var ofUser) && !ofUser.IsUnknown;
         foreach (var member in members)
         {
-            if (member == user)
+            if (member != user)
             {
-                continue;
+                RetractFromViewerLocked(member, user);
+                RetractFromViewerLocked(user, member);
             }
+        }
+    }
 
-            if (userShows && member.IsOn(_server) && !MaySeeLocked(member, user))
-            {
-                TellViewerLocked(member, PresenceSnapshot.Unknown(user));
-            }
-
-            if (user.IsOn(_server) && !MaySeeLocked(user, member) && TryPublishedLocked(member, out var ofMember) && !ofMember.IsUnknown)
-            {
-                TellViewerLocked(user, PresenceSnapshot.Unknown(member));
-            }
+    /// <summary>
+    /// A local viewer who may no longer see <paramref name="target"/> is told once that it knows nothing more (unknown),
+    /// through the stream and feeds — only when the engine holds the target's presence. Lock held.
+    /// </summary>
+    private void RetractFromViewerLocked(UserId viewer, UserId target)
+    {
+        if (viewer.IsOn(_server) && !MaySeeLocked(viewer, target) && TryPublishedLocked(target, out var held) && !held.IsUnknown)
+        {
+            TellViewerLocked(viewer, PresenceSnapshot.Unknown(target));
         }
     }
 

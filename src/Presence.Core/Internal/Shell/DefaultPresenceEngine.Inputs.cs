@@ -6,7 +6,10 @@ internal sealed partial class DefaultPresenceEngine
     private const int MaxDeviceIdLength = 255;
     private static readonly TimeSpan MaxIdleReport = TimeSpan.FromDays(365);
 
-    public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null)
+    public void Heartbeat(UserId user, string deviceId, PresenceState? setPresence = null) => Sync(user, deviceId, setPresence, open: false);
+
+    /// <summary>A sync, or the start of one (<paramref name="open"/>); returns the user's hash.</summary>
+    private int Sync(UserId user, string deviceId, PresenceState? setPresence, bool open)
     {
         ValidateDevice(user, deviceId);
         if (setPresence is { } state)
@@ -19,15 +22,17 @@ internal sealed partial class DefaultPresenceEngine
         lock (shard.Gate)
         {
             ThrowIfNotRunning();
-            if (!shard.Table.Heartbeat(user, hash, deviceId, setPresence, shard.Now(_time)))
+            long now = shard.Now(_time);
+            if (!(open ? shard.Table.OpenSync(user, hash, deviceId, setPresence, now) : shard.Table.Heartbeat(user, hash, deviceId, setPresence, now)))
             {
-                return; // only the sync time moved later: no deadline came earlier, nothing was published
+                return hash; // only the sync time moved later: no deadline came earlier, nothing was published
             }
 
             next = shard.Table.NextDeadline;
         }
 
         AfterShardInput(shard, next);
+        return hash;
     }
 
     public void ReportActivity(UserId user, string deviceId)

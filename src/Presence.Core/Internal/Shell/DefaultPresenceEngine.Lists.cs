@@ -173,9 +173,15 @@ internal sealed partial class DefaultPresenceEngine
         RequireUser(target, nameof(target));
         WithLock(_ =>
         {
+            bool sawBefore = MaySeeLocked(owner, target);
             if (!RemoveRelationLocked(owner, target))
             {
                 return;
+            }
+
+            if (sawBefore)
+            {
+                RetractFromViewerLocked(owner, target); // the grant ended: told once, if no shared room still shows them
             }
 
             if (!target.IsOn(_server))
@@ -204,7 +210,13 @@ internal sealed partial class DefaultPresenceEngine
                 AdjustPendingInvites(observer.Server, -1);
             }
 
+            bool sawBefore = observer.IsOn(_server) && MaySeeLocked(observer, target);
             SetRelationLocked(observer, target, allow ? PresenceListState.Allowed : PresenceListState.Denied);
+            if (sawBefore && !allow)
+            {
+                RetractFromViewerLocked(observer, target); // a grant withdrawn by a deny
+            }
+
             bool shows = allow && MaySeeLocked(observer, target, sharesRoom: false);
             if (!observer.IsOn(_server))
             {

@@ -4,30 +4,7 @@ namespace Presence.Internal;
 internal sealed partial class DefaultPresenceEngine
 {
     public IDisposable OpenSync(UserId user, string deviceId, PresenceState? setPresence = null)
-    {
-        ValidateDevice(user, deviceId);
-        if (setPresence is { } state)
-        {
-            ValidateSettable(state, nameof(setPresence));
-        }
-
-        var shard = ShardOf(user, out int hash);
-        long next;
-        bool changed;
-        lock (shard.Gate)
-        {
-            ThrowIfNotRunning();
-            changed = shard.Table.OpenSync(user, hash, deviceId, setPresence, shard.Now(_time));
-            next = shard.Table.NextDeadline;
-        }
-
-        if (changed)
-        {
-            AfterShardInput(shard, next);
-        }
-
-        return new SyncScope(this, user, hash, deviceId);
-    }
+        => new SyncScope(this, user, Sync(user, deviceId, setPresence, open: true), deviceId);
 
     /// <summary>A sync scope closed: the device's sync timeout starts when it was the last. Does nothing once the engine stopped.</summary>
     internal void CloseSync(UserId user, int hash, string deviceId)

@@ -272,10 +272,13 @@ internal sealed class PresenceStream
         public long Stamp;
     }
 
-    /// <summary>A ring of the last positions of one partition, and per-user indexes of the latest retained ones.</summary>
+    /// <summary>
+    /// A ring of the last positions of one partition (grown on demand up to its capacity, so a quiet engine holds little), and
+    /// per-user indexes of the latest retained ones.
+    /// </summary>
     private sealed class Partition(int capacity)
     {
-        private readonly Entry[] _ring = new Entry[capacity];
+        private Entry[] _ring = new Entry[Math.Min(capacity, 64)];
         private readonly Dictionary<UserId, long> _latest = [];
         private readonly Dictionary<UserId, long> _latestFor = [];
 
@@ -292,6 +295,11 @@ internal sealed class PresenceStream
         public void Append(PresenceSnapshot snapshot, UserId viewer, long stamp)
         {
             long position = Head + 1;
+            if (position > _ring.Length && _ring.Length < capacity)
+            {
+                Grow();
+            }
+
             ref Entry slot = ref _ring[position % _ring.Length];
             if (position > _ring.Length)
             {
@@ -311,6 +319,18 @@ internal sealed class PresenceStream
 
             slot = new Entry { Snapshot = snapshot, Viewer = viewer, PreviousForViewer = previous, Stamp = stamp };
             Head = position;
+        }
+
+        /// <summary>Doubles the ring (up to the capacity), keeping every held position at its place modulo the new length.</summary>
+        private void Grow()
+        {
+            var ring = new Entry[Math.Min(capacity, _ring.Length * 2)];
+            for (long position = Oldest; position <= Head; position++)
+            {
+                ring[position % ring.Length] = _ring[position % _ring.Length];
+            }
+
+            _ring = ring;
         }
 
         public bool TryLatest(UserId user, out long position) => _latest.TryGetValue(user, out position);
