@@ -160,7 +160,7 @@ public sealed class PresenceHostingExtensionsTests
         var engine = host.Services.GetRequiredService<IPresenceEngine>();
         await host.StartAsync();
         engine.SetPresence(HostingHarness.Alice, "D1", PresenceState.Online, "lunch");
-        await store.SaveStarted; // the write-behind save of "lunch" is in flight, held by the store
+        await store.SaveStarted.WaitAsync(TestContext.CurrentContext.CancellationToken); // the write-behind save of "lunch" is in flight, held by the store
         clock.Advance(TimeSpan.FromSeconds(30));
         engine.ReportActivity(HostingHarness.Alice, "D1"); // last-active moves within the granularity: saved only by the drain
 
