@@ -47,7 +47,31 @@ public sealed class ResponseCorpusTests
         Write("cs-rate-limited", "limited", await server.SendAsync(HttpMethod.Put, StatusPath(Alice), "token-alice", """{"presence":"online"}"""), HttpStatusCode.TooManyRequests);
         Write("cs-get-status-response", "online", await server.SendAsync(HttpMethod.Get, StatusPath(Alice), "token-bob"), HttpStatusCode.OK);
 
-        Assert.That(written, Is.EqualTo(9));
+        // Each m.presence event the /sync helper writes (alice online with a status, bob connected by his sync).
+        var sync = new MatrixPresenceSync(server.Engine, server.Clock);
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        using (sync.OpenSync(new MatrixClient(Bob, "DEV"), context.Request))
+        {
+            var changes = await sync.WaitForChangesAsync(Bob, PresenceStreamToken.None, context.Request);
+            using var buffer = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                sync.WritePresence(writer, changes);
+                writer.WriteEndObject();
+            }
+
+            using var doc = JsonDocument.Parse(buffer.ToArray());
+            int i = 0;
+            foreach (var presenceEvent in doc.RootElement.GetProperty("presence").GetProperty("events").EnumerateArray())
+            {
+                Write("cs-event", $"sync-{i++}", (HttpStatusCode.OK, presenceEvent), HttpStatusCode.OK);
+            }
+
+            Assert.That(i, Is.EqualTo(2));
+        }
+
+        Assert.That(written, Is.EqualTo(11));
     }
 
     private static string RepositoryRoot()
