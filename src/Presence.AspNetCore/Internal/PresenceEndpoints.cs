@@ -14,8 +14,6 @@ internal sealed class PresenceEndpoints(IPresenceEngine engine, IMatrixAuthentic
     private readonly StatusWriteLimiter _limiter = new(options.StatusWritesPerWindow, options.StatusWriteWindow, time);
     private readonly TransactionReplayCache _replays = new(options.ReplayCacheBytesPerOrigin, options.ReplayCacheMaxBytes);
 
-    internal TransactionReplayCache Replays => _replays;
-
     /// <summary>Runs a handler, counts a refusal, and writes the result.</summary>
     public async Task RunAsync(HttpContext context, string endpoint, Task<IResult> handler)
     {
