@@ -328,7 +328,6 @@ internal sealed partial class DefaultPresenceEngine
 
         // Decide what each changed user shows the viewer now; order by the latest change.
         var shown = new List<(PresenceSnapshot Snapshot, StreamItem Key, long FirstStamp)>();
-        var skipped = new List<StreamItem>();
         foreach (var (user, entry) in changed)
         {
             var key = entry.Key;
