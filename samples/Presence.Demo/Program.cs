@@ -57,6 +57,7 @@ var viewers = new[] { alice, bob, dave, carol };
 var batchCounts = viewers.ToDictionary(user => user, _ => 0);
 var eventCounts = viewers.ToDictionary(user => user, _ => 0);
 var connected = new List<UserId>();
+var nextBatch = new Dictionary<UserId, string>(); // each client's since token, as a real client keeps it
 int? receivedBeforeRetry = null;
 
 Say("alice (laptop), bob (desktop) and dave (laptop) open their clients on example.org");
@@ -203,11 +204,17 @@ async Task RunTo(int hours, int minutes, int seconds)
 // once (a real one would be long-polling), so a batch that waited behind the one just read is not left for 20 s.
 async Task Sync(UserId user, string? setPresence = null)
 {
-    string query = setPresence is null ? "timeout=0" : $"timeout=0&set_presence={setPresence}";
     while (true)
     {
+        string query = setPresence is null ? "timeout=0" : $"timeout=0&set_presence={setPresence}";
+        if (nextBatch.TryGetValue(user, out var since))
+        {
+            query += "&since=" + Uri.EscapeDataString(since);
+        }
+
         var (status, body) = await Call(HttpMethod.Get, user, $"/_matrix/client/v3/sync?{query}");
         Check(status, body, "sync");
+        nextBatch[user] = body.GetProperty("next_batch").GetString()!;
         await Settle();
         int count = 0;
         foreach (var presence in body.GetProperty("presence").GetProperty("events").EnumerateArray())
@@ -223,7 +230,7 @@ async Task Sync(UserId user, string? setPresence = null)
 
         batchCounts[user]++;
         eventCounts[user] += count;
-        query = "timeout=0";
+        setPresence = null;
     }
 }
 

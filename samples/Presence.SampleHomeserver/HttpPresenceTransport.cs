@@ -27,7 +27,9 @@ public sealed class HttpPresenceTransport(HttpClient http, ServerName origin, Fu
         string txnId = $"{time.GetUtcNow().ToUnixTimeMilliseconds()}-{Interlocked.Increment(ref _sequence)}";
         using var content = new StringContent(body, Encoding.UTF8);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var response = await http.PutAsync(new Uri(baseAddress, $"/_matrix/federation/v1/send/{Uri.EscapeDataString(txnId)}"), content, cancellationToken).ConfigureAwait(false);
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(baseAddress, $"/_matrix/federation/v1/send/{Uri.EscapeDataString(txnId)}")) { Content = content };
+        request.Headers.TryAddWithoutValidation("Authorization", SampleAuthenticator.Header(origin, destination)); // unsigned: the sample does not sign
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         Interlocked.Increment(ref _messages);
         Interlocked.Add(ref _bytes, Encoding.UTF8.GetByteCount(body));

@@ -4,12 +4,14 @@ using Presence.Sample;
 // Runs one sample homeserver until Ctrl+C:
 //   dotnet run --project samples/Presence.SampleHomeserver -- --server-name a.localhost --port 8480 --users alice,bob \
 //       [--peer b.localhost=http://127.0.0.1:8481] [--room '!team:a.localhost'=alice,bob,@carol:b.localhost]
+//       [--idle-timeout SECONDS] [--sync-timeout SECONDS]   (shorter than the defaults of 300 s and 30 s, for the client checks)
 string? name = null;
 int port = 8480;
 var users = new List<string>();
 var peers = new Dictionary<ServerName, Uri>();
 var rooms = new InMemoryMembershipView();
 var members = new List<(string Room, string Members)>();
+TimeSpan? idleTimeout = null, syncTimeout = null;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -25,6 +27,8 @@ for (int i = 0; i + 1 < args.Length; i += 2)
             var room = args[i + 1].Split('=', 2);
             members.Add((room[0], room[1]));
             break;
+        case "--idle-timeout": idleTimeout = TimeSpan.FromSeconds(double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture)); break;
+        case "--sync-timeout": syncTimeout = TimeSpan.FromSeconds(double.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture)); break;
         default:
             Console.Error.WriteLine($"Unknown option {args[i]}");
             return 2;
@@ -46,7 +50,23 @@ foreach (var (room, list) in members)
     }
 }
 
-var options = new SampleHomeserverOptions { ServerName = server, Port = port, Users = users, Rooms = rooms };
+var options = new SampleHomeserverOptions
+{
+    ServerName = server,
+    Port = port,
+    Users = users,
+    Rooms = rooms,
+    Configure = o =>
+    {
+        if (idleTimeout is { } idle)
+        {
+            o.IdleTimeout = idle;
+            o.LastActiveGranularity = idle / 4 < o.LastActiveGranularity ? idle / 4 : o.LastActiveGranularity; // must stay below the idle timeout
+        }
+
+        o.SyncTimeout = syncTimeout ?? o.SyncTimeout;
+    },
+};
 foreach (var (peerName, uri) in peers)
 {
     options.Peers[peerName] = uri;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -43,35 +42,31 @@ public sealed class SampleHomeserverOptions
 }
 
 /// <summary>
-/// A small homeserver that embeds the presence engine: the client presence API, a long-polling /sync that carries
-/// presence, the federation send endpoint, the presence-list API, and an HTTP transport to its peers. Not a real
-/// homeserver: no rooms, no signing, tokens are <c>token-{localpart}</c>.
+/// A small homeserver that embeds the presence engine with Presence.AspNetCore: the client presence API and the federation
+/// send endpoint come from <c>MapMatrixPresence</c>, presence in a long-polling <c>/sync</c> from <see cref="MatrixPresenceSync"/>;
+/// the sample adds the presence-list API, the few endpoints matrix-js-sdk needs to start, and an HTTP transport to its peers.
+/// Not a real homeserver: no rooms, no signing, tokens are <c>token-{localpart}</c>.
 /// </summary>
 public sealed class SampleHomeserver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly SampleHomeserverOptions _options;
-    private readonly Dictionary<string, (UserId User, string Device)> _tokens = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<(UserId, string), IPresenceSubscription> _feeds = new();
-    private readonly ConcurrentDictionary<(string Origin, string TxnId), bool> _seenTransactions = new();
-    private readonly ConcurrentQueue<(string, string)> _seenOrder = new();
-    private readonly ConcurrentDictionary<UserId, Queue<DateTimeOffset>> _statusWrites = new();
+    private readonly SampleAuthenticator _auth;
+    private readonly MatrixPresenceSync _sync;
+    private readonly ConcurrentDictionary<string, string> _filters = new(StringComparer.Ordinal);
     private readonly HttpClient _http;
     private int _transactions;
-    private long _batch;
     private TaskCompletionSource _transactionArrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private SampleHomeserver(WebApplication app, SampleHomeserverOptions options, IPresenceEngine engine, HttpPresenceTransport transport, HttpClient http)
+    private SampleHomeserver(WebApplication app, SampleHomeserverOptions options, IPresenceEngine engine, HttpPresenceTransport transport, HttpClient http, SampleAuthenticator auth)
     {
         _http = http;
         _app = app;
         _options = options;
+        _auth = auth;
         Engine = engine;
         Transport = transport;
-        foreach (var localpart in options.Users)
-        {
-            _tokens[TokenFor(localpart)] = (UserId.Create(localpart, options.ServerName), "DEV-" + localpart);
-        }
+        _sync = new MatrixPresenceSync(engine, options.Time);
     }
 
     /// <summary>Gets the server's name.</summary>
@@ -100,17 +95,22 @@ public sealed class SampleHomeserver : IAsyncDisposable
     public static async Task<SampleHomeserver> StartAsync(SampleHomeserverOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
-        var app = builder.Build();
         var http = new HttpClient(); // owned by the server: disposed with it
         var transport = new HttpPresenceTransport(http, options.ServerName, server => options.Peers.TryGetValue(server, out var uri) ? uri : null, options.Time);
         var presenceOptions = new PresenceOptions { ServerName = options.ServerName };
         options.Configure?.Invoke(presenceOptions);
         var engine = PresenceEngine.Create(presenceOptions, options.Rooms, timeProvider: options.Time, transport: transport);
         await engine.StartAsync().ConfigureAwait(false);
-        var server = new SampleHomeserver(app, options, engine, transport, http);
+        var auth = new SampleAuthenticator(options.ServerName, options.Users);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{options.Port}");
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton<IMatrixAuthenticator>(auth);
+        builder.Services.AddSingleton(options.Time);
+        var app = builder.Build();
+        var server = new SampleHomeserver(app, options, engine, transport, http, auth);
         server.Map(app);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -143,11 +143,6 @@ public sealed class SampleHomeserver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
-        foreach (var feed in _feeds.Values)
-        {
-            await feed.DisposeAsync().ConfigureAwait(false);
-        }
-
         await Engine.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
@@ -155,234 +150,141 @@ public sealed class SampleHomeserver : IAsyncDisposable
 
     private void Map(WebApplication app)
     {
+        // The presence endpoints, federation included (the sample has no federation stack of its own).
+        app.MapMatrixPresence(o =>
+        {
+            o.MapFederation = true;
+            o.StatusWritesPerWindow = _options.StatusWritesPerWindow;
+            o.StatusWriteWindow = _options.RateWindow;
+            o.TransactionApplied = _ =>
+            {
+                Interlocked.Increment(ref _transactions);
+                Interlocked.Exchange(ref _transactionArrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            };
+        });
+
         // v3 is today's path; r0 is what older clients (matrix-nio among them) still call.
         foreach (string version in new[] { "v3", "r0" })
         {
-            app.MapGet($"/_matrix/client/{version}/presence/{{userId}}/status", GetStatusAsync);
-            app.MapPut($"/_matrix/client/{version}/presence/{{userId}}/status", PutStatusAsync);
-            app.MapGet($"/_matrix/client/{version}/sync", SyncAsync);
-            app.MapGet($"/_matrix/client/{version}/presence/list/{{userId}}", GetListAsync);
-            app.MapPost($"/_matrix/client/{version}/presence/list/{{userId}}", ChangeListAsync);
+            string client = $"/_matrix/client/{version}";
+            app.MapGet($"{client}/sync", SyncAsync);
+            app.MapGet($"{client}/presence/list/{{userId}}", GetListAsync);
+            app.MapPost($"{client}/presence/list/{{userId}}", ChangeListAsync);
+
+            // What matrix-js-sdk's startClient() asks before its first /sync: minimal valid answers.
+            app.MapGet($"{client}/pushrules/", () => Json("""{"global":{"override":[],"content":[],"room":[],"sender":[],"underride":[]}}"""));
+            app.MapGet($"{client}/capabilities", () => Json("""{"capabilities":{"m.change_password":{"enabled":false},"m.set_displayname":{"enabled":false},"m.set_avatar_url":{"enabled":false},"m.3pid_changes":{"enabled":false}}}"""));
+            app.MapPost($"{client}/user/{{userId}}/filter", CreateFilterAsync);
+            app.MapGet($"{client}/user/{{userId}}/filter/{{filterId}}", GetFilterAsync);
         }
 
-        app.MapPut("/_matrix/federation/v1/send/{txnId}", ReceiveTransactionAsync);
-        app.MapGet("/_matrix/client/unstable/io.presence_core/presence/requests", GetRequests);
+        app.MapGet("/_matrix/client/unstable/io.presence_core/presence/requests", (Func<HttpContext, Task<IResult>>)GetRequestsAsync);
         app.MapPost("/_matrix/client/unstable/io.presence_core/presence/requests/{observerId}", AnswerAsync);
-        app.MapPost("/_matrix/client/unstable/io.presence_core/presence/list/polling", PollingAsync);
-        app.MapGet("/_matrix/client/versions", () => Results.Text("""{"versions":["v1.11"]}""", "application/json"));
+        app.MapPost("/_matrix/client/unstable/io.presence_core/presence/list/polling", (Func<HttpContext, Task<IResult>>)PollingAsync);
+        app.MapGet("/_matrix/client/versions", () => Json("""{"versions":["r0.6.1","v1.1","v1.2","v1.3","v1.4","v1.5","v1.6","v1.7","v1.8","v1.9","v1.10","v1.11"],"unstable_features":{}}"""));
+        app.MapMatrixUnrecognized(); // everything else: 404 M_UNRECOGNIZED, which clients understand
     }
 
-    private static IResult Json(string json, int status = 200) => Results.Text(json, "application/json", statusCode: status);
+    private static IResult Json(string json) => Results.Text(json, "application/json");
 
-    private static IResult Error(int status, string errcode, string message) => Json(MatrixPresenceCodec.WriteError(errcode, message), status);
+    private static IResult Error(int status, string errcode, string message) => MatrixResults.Error(status, errcode, message);
 
-    private static IResult Serialize<T>(T value, JsonTypeInfo<T> type) => Json(JsonSerializer.Serialize(value, type));
-
-    private bool TryAuthenticate(HttpRequest request, out (UserId User, string Device) caller, out IResult? failure)
+    /// <summary>
+    /// /sync: the device is connected while the request is open (a sync scope), presence comes from the stream after the
+    /// presence part of <c>since</c>, and the request waits up to its <c>timeout</c>. A response lost in transit is sent
+    /// again: the client's next request carries the old <c>since</c>.
+    /// </summary>
+    private async Task SyncAsync(HttpContext context)
     {
-        string? token = request.Headers.Authorization.ToString() is { Length: > 7 } header && header.StartsWith("Bearer ", StringComparison.Ordinal)
-            ? header[7..]
-            : request.Query["access_token"].ToString();
-        failure = null;
-        if (string.IsNullOrEmpty(token))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } client)
         {
-            caller = default;
-            failure = Error(401, "M_MISSING_TOKEN", "An access token is required.");
-            return false;
+            return;
         }
 
-        if (!_tokens.TryGetValue(token, out caller))
-        {
-            failure = Error(401, "M_UNKNOWN_TOKEN", "Unrecognised access token.");
-            return false;
-        }
-
-        return true;
-    }
-
-    private async Task<IResult> GetStatusAsync(string userId, HttpRequest request)
-    {
-        if (!TryAuthenticate(request, out var caller, out var failure))
-        {
-            return failure!;
-        }
-
-        if (!UserId.TryParse(userId, out var target, out var error))
-        {
-            return Error(400, "M_INVALID_PARAM", error);
-        }
-
-        var read = await Engine.GetPresenceAsync(caller.User, target).ConfigureAwait(false);
-        if (!read.IsAllowed)
-        {
-            return Error(403, "M_FORBIDDEN", "You are not allowed to see their presence.");
-        }
-
-        return read.Presence.IsUnknown
-            ? Error(404, "M_NOT_FOUND", "No presence is known for this user.")
-            : Json(MatrixPresenceCodec.WriteStatusResponse(read.Presence, _options.Time.GetUtcNow()));
-    }
-
-    private async Task<IResult> PutStatusAsync(string userId, HttpRequest request)
-    {
-        if (!TryAuthenticate(request, out var caller, out var failure))
-        {
-            return failure!;
-        }
-
-        if (!UserId.TryParse(userId, out var target, out var error))
-        {
-            return Error(400, "M_INVALID_PARAM", error);
-        }
-
-        if (target != caller.User)
-        {
-            return Error(403, "M_FORBIDDEN", "You cannot set the presence state of another user.");
-        }
-
-        if (!TryTakeStatusWrite(caller.User, out var retryAfter))
-        {
-            return Json(MatrixPresenceCodec.WriteRateLimited("Too many presence updates.", retryAfter), 429);
-        }
-
-        var body = await ReadBodyAsync(request).ConfigureAwait(false);
+        PresenceChanges presence;
         try
         {
-            var (state, status) = MatrixPresenceCodec.ReadStatusRequest(body);
-            Engine.SetPresence(caller.User, caller.Device, state, status);
-            return Json("{}");
-        }
-        catch (PresenceFormatException ex)
-        {
-            return Error(400, ex.InnerException is JsonException ? "M_BAD_JSON" : "M_INVALID_PARAM", ex.Message);
+            var (_, since) = MatrixPresenceSync.SplitToken(context.Request.Query["since"]);
+            using (_sync.OpenSync(client, context.Request))
+            {
+                presence = await _sync.WaitForChangesAsync(client.User, since, context.Request, context.RequestAborted).ConfigureAwait(false);
+            }
         }
         catch (PresenceException ex)
         {
-            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
+            await MatrixResults.FromException(ex).ExecuteAsync(context).ConfigureAwait(false);
+            return;
         }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return; // the client went away
+        }
+
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        writer.WriteStartObject();
+        writer.WriteString("next_batch", MatrixPresenceSync.CombineToken("s", presence.NextToken));
+        _sync.WritePresence(writer, presence);
+        foreach (string section in new[] { "account_data", "to_device" })
+        {
+            writer.WriteStartObject(section);
+            writer.WriteStartArray("events");
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteStartObject("rooms");
+        foreach (string section in new[] { "join", "invite", "leave" })
+        {
+            writer.WriteStartObject(section);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
-    private bool TryTakeStatusWrite(UserId user, out TimeSpan retryAfter)
+    private async Task<IResult> CreateFilterAsync(HttpContext context, string userId)
     {
-        var now = _options.Time.GetUtcNow();
-        var writes = _statusWrites.GetOrAdd(user, static _ => new Queue<DateTimeOffset>());
-        lock (writes)
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is null)
         {
-            while (writes.Count > 0 && now - writes.Peek() >= _options.RateWindow)
-            {
-                writes.Dequeue();
-            }
-
-            if (writes.Count >= _options.StatusWritesPerWindow)
-            {
-                retryAfter = _options.RateWindow - (now - writes.Peek());
-                return false;
-            }
-
-            writes.Enqueue(now);
-            retryAfter = TimeSpan.Zero;
-            return true;
+            return Results.Empty;
         }
+
+        var body = await MatrixRequestBody.TryReadAsync(context.Request, MatrixPresenceEndpointOptions.MaxClientBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body is null)
+        {
+            return MatrixResults.BodyTooLarge(MatrixPresenceEndpointOptions.MaxClientBodyBytes);
+        }
+
+        if (_filters.Count >= 10_000)
+        {
+            return Error(400, "M_LIMIT_EXCEEDED", "The sample keeps at most 10,000 filters.");
+        }
+
+        // The sample stores filters and applies none of them; each distinct filter gets one ID.
+        string text = System.Text.Encoding.UTF8.GetString(body);
+        string id = _filters.FirstOrDefault(pair => pair.Value == text).Key ?? _filters.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        _filters.TryAdd(id, text);
+        return Json($$"""{"filter_id":"{{id}}"}""");
     }
 
-    private async Task<IResult> SyncAsync(HttpRequest request, CancellationToken cancellationToken)
+    private async Task<IResult> GetFilterAsync(HttpContext context, string userId, string filterId)
     {
-        if (!TryAuthenticate(request, out var caller, out var failure))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is null)
         {
-            return failure!;
+            return Results.Empty;
         }
 
-        PresenceState? setPresence = null;
-        if (request.Query["set_presence"].ToString() is { Length: > 0 } requested)
-        {
-            if (!PresenceStateNames.TryParse(requested, out var state) || state == PresenceState.Busy)
-            {
-                return Error(400, "M_INVALID_PARAM", "set_presence must be online, unavailable or offline.");
-            }
-
-            setPresence = state;
-        }
-
-        _ = int.TryParse(request.Query["timeout"], out int timeoutMs);
-        timeoutMs = Math.Clamp(timeoutMs, 0, 30_000);
-        using var sync = Engine.OpenSync(caller.User, caller.Device, setPresence); // connected until the sync returns
-        if (!_feeds.TryGetValue((caller.User, caller.Device), out var feed))
-        {
-            feed = await Engine.SubscribeAsync(caller.User, cancellationToken).ConfigureAwait(false);
-            if (!_feeds.TryAdd((caller.User, caller.Device), feed))
-            {
-                await feed.DisposeAsync().ConfigureAwait(false); // another sync of the same device won the race
-                feed = _feeds[(caller.User, caller.Device)];
-            }
-        }
-
-        var response = new SyncResponseDto { NextBatch = Interlocked.Increment(ref _batch).ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        if (!feed.TryRead(out var batch) && timeoutMs > 0)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(timeoutMs);
-            try
-            {
-                await feed.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // the long poll ended with nothing new
-            }
-
-            feed.TryRead(out batch);
-        }
-
-        var now = _options.Time.GetUtcNow();
-        foreach (var presence in batch ?? [])
-        {
-            if (!presence.IsUnknown)
-            {
-                using var doc = JsonDocument.Parse(MatrixPresenceCodec.WriteClientEvent(presence, now));
-                response.Presence.Events.Add(doc.RootElement.Clone());
-            }
-        }
-
-        return Serialize(response, SampleJsonContext.Default.SyncResponseDto);
+        return _filters.TryGetValue(filterId, out var filter) ? Json(filter) : Error(404, "M_NOT_FOUND", "No such filter.");
     }
 
-    private async Task<IResult> ReceiveTransactionAsync(string txnId, HttpRequest request)
+    private async Task<IResult> GetListAsync(HttpContext context, string userId)
     {
-        var body = await ReadBodyAsync(request).ConfigureAwait(false);
-        ReceivedTransaction received;
-        try
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } caller)
         {
-            received = MatrixPresenceCodec.ReadTransaction(body, _options.Time.GetUtcNow());
-        }
-        catch (PresenceFormatException ex)
-        {
-            return Error(400, "M_BAD_JSON", ex.Message);
-        }
-
-        // Idempotent per origin and transaction ID: a replay is acknowledged and changes nothing.
-        var key = (received.Origin.Value, txnId);
-        if (_seenTransactions.TryAdd(key, true))
-        {
-            _seenOrder.Enqueue(key);
-            while (_seenOrder.Count > 10_000 && _seenOrder.TryDequeue(out var old))
-            {
-                _seenTransactions.TryRemove(old, out _);
-            }
-
-            Engine.NoteTraffic(received.Origin);
-            await Engine.ReceiveAsync(received.Origin, received.Message).ConfigureAwait(false);
-            Interlocked.Increment(ref _transactions);
-            Interlocked.Exchange(ref _transactionArrived, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-        }
-
-        return Serialize(new FederationAckDto(), SampleJsonContext.Default.FederationAckDto);
-    }
-
-    private IResult GetListAsync(string userId, HttpRequest request)
-    {
-        if (!TryAuthenticate(request, out var caller, out var failure))
-        {
-            return failure!;
+            return Results.Empty;
         }
 
         if (userId != caller.User.Value)
@@ -402,14 +304,18 @@ public sealed class SampleHomeserver : IAsyncDisposable
 
             return new ListEntryDto { ObserverUser = item.Entry.Observer.Value, ObservedUser = item.Entry.Observed.Value, State = item.Entry.State.ToString().ToLowerInvariant(), Presence = presence };
         }).ToList();
-        return Serialize(entries, SampleJsonContext.Default.ListListEntryDto);
+        return Results.Text(JsonSerializer.Serialize(entries, SampleJsonContext.Default.ListListEntryDto), "application/json");
     }
 
-    private async Task<IResult> ChangeListAsync(string userId, HttpRequest request)
+    /// <summary>
+    /// Changes a presence list all or nothing: every entry is checked before anything changes, and if the engine refuses an
+    /// invite part-way, the invites already made by this request are taken back.
+    /// </summary>
+    private async Task<IResult> ChangeListAsync(HttpContext context, string userId)
     {
-        if (!TryAuthenticate(request, out var caller, out var failure))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } caller)
         {
-            return failure!;
+            return Results.Empty;
         }
 
         if (userId != caller.User.Value)
@@ -417,58 +323,90 @@ public sealed class SampleHomeserver : IAsyncDisposable
             return Error(403, "M_FORBIDDEN", "You can only change your own presence list.");
         }
 
-        var change = await ReadJsonAsync(request, SampleJsonContext.Default.ListChangeDto).ConfigureAwait(false);
+        var (change, failure) = await ReadJsonAsync(context, SampleJsonContext.Default.ListChangeDto).ConfigureAwait(false);
         if (change is null)
         {
-            return Error(400, "M_BAD_JSON", "The body must be {\"invite\": [...], \"drop\": [...]}.");
+            return failure ?? Error(400, "M_BAD_JSON", "The body must be {\"invite\": [...], \"drop\": [...]}.");
         }
 
+        var invites = new List<UserId>();
+        var drops = new List<UserId>();
+        foreach (var (names, into) in new[] { (change.Invite, invites), (change.Drop, drops) })
+        {
+            foreach (var name in names ?? [])
+            {
+                if (!UserId.TryParse(name, out var target, out var error))
+                {
+                    return Error(400, "M_INVALID_PARAM", $"{name}: {error}"); // nothing was changed
+                }
+
+                if (target == caller.User)
+                {
+                    return Error(400, "M_INVALID_PARAM", "You cannot add yourself to your presence list.");
+                }
+
+                into.Add(target);
+            }
+        }
+
+        var existing = Engine.GetPresenceList(caller.User).Select(item => item.Entry.Observed).ToHashSet();
+        var added = new List<UserId>();
         try
         {
-            foreach (var target in change.Invite ?? [])
+            foreach (var target in invites)
             {
-                await Engine.AddToPresenceListAsync(caller.User, UserId.Parse(target)).ConfigureAwait(false);
+                await Engine.AddToPresenceListAsync(caller.User, target).ConfigureAwait(false);
+                if (!existing.Contains(target))
+                {
+                    added.Add(target);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is PresenceException or ArgumentException or InvalidOperationException)
+        {
+            foreach (var target in added)
+            {
+                await Engine.RemoveFromPresenceListAsync(caller.User, target).ConfigureAwait(false);
             }
 
-            foreach (var target in change.Drop ?? [])
-            {
-                await Engine.RemoveFromPresenceListAsync(caller.User, UserId.Parse(target)).ConfigureAwait(false);
-            }
+            return ex is PresenceException presence ? MatrixResults.FromException(presence) : Error(400, "M_INVALID_PARAM", ex.Message);
         }
-        catch (PresenceException ex)
+
+        foreach (var target in drops)
         {
-            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
-        }
-        catch (FormatException ex)
-        {
-            return Error(400, "M_INVALID_PARAM", ex.Message);
+            await Engine.RemoveFromPresenceListAsync(caller.User, target).ConfigureAwait(false);
         }
 
         return Json("{}");
     }
 
-    private IResult GetRequests(HttpRequest request)
+    private async Task<IResult> GetRequestsAsync(HttpContext context)
     {
-        if (!TryAuthenticate(request, out var caller, out var failure))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } caller)
         {
-            return failure!;
+            return Results.Empty;
         }
 
         var requests = new RequestsDto
         {
             Requests = [.. Engine.GetPendingRequests(caller.User).Select(e => new ListEntryDto { ObserverUser = e.Observer.Value, ObservedUser = e.Observed.Value, State = "pending" })],
         };
-        return Serialize(requests, SampleJsonContext.Default.RequestsDto);
+        return Results.Text(JsonSerializer.Serialize(requests, SampleJsonContext.Default.RequestsDto), "application/json");
     }
 
-    private async Task<IResult> AnswerAsync(string observerId, HttpRequest request)
+    private async Task<IResult> AnswerAsync(HttpContext context, string observerId)
     {
-        if (!TryAuthenticate(request, out var caller, out var failure))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } caller)
         {
-            return failure!;
+            return Results.Empty;
         }
 
-        var answer = await ReadJsonAsync(request, SampleJsonContext.Default.AnswerDto).ConfigureAwait(false);
+        var (answer, failure) = await ReadJsonAsync(context, SampleJsonContext.Default.AnswerDto).ConfigureAwait(false);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
         if (answer?.Allow is not { } allow || !UserId.TryParse(observerId, out var observer))
         {
             return Error(400, "M_INVALID_PARAM", "The body must be {\"allow\": true|false} and the path a user ID.");
@@ -481,18 +419,27 @@ public sealed class SampleHomeserver : IAsyncDisposable
         }
         catch (PresenceException ex)
         {
-            return Error(ex.HttpStatus, ex.ErrorCode, ex.Message);
+            return MatrixResults.FromException(ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Error(404, "M_NOT_FOUND", ex.Message);
         }
     }
 
-    private async Task<IResult> PollingAsync(HttpRequest request)
+    private async Task<IResult> PollingAsync(HttpContext context)
     {
-        if (!TryAuthenticate(request, out var caller, out var failure))
+        if (await _auth.AuthenticateRequestAsync(context).ConfigureAwait(false) is not { } caller)
         {
-            return failure!;
+            return Results.Empty;
         }
 
-        var polling = await ReadJsonAsync(request, SampleJsonContext.Default.PollingDto).ConfigureAwait(false);
+        var (polling, failure) = await ReadJsonAsync(context, SampleJsonContext.Default.PollingDto).ConfigureAwait(false);
+        if (failure is not null)
+        {
+            return failure;
+        }
+
         if (polling?.Polling is not { } start)
         {
             return Error(400, "M_INVALID_PARAM", "The body must be {\"polling\": true|false}.");
@@ -510,23 +457,23 @@ public sealed class SampleHomeserver : IAsyncDisposable
         return Json("{}");
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request)
-    {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer).ConfigureAwait(false);
-        return buffer.ToArray();
-    }
-
-    private static async Task<T?> ReadJsonAsync<T>(HttpRequest request, JsonTypeInfo<T> type)
+    /// <summary>Reads a JSON body within 1 MiB (bounded while reading); the failure is 413 or 400 <c>M_BAD_JSON</c>.</summary>
+    private static async Task<(T? Value, IResult? Failure)> ReadJsonAsync<T>(HttpContext context, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         where T : class
     {
+        var body = await MatrixRequestBody.TryReadAsync(context.Request, MatrixPresenceEndpointOptions.MaxClientBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (body is null)
+        {
+            return (null, MatrixResults.BodyTooLarge(MatrixPresenceEndpointOptions.MaxClientBodyBytes));
+        }
+
         try
         {
-            return JsonSerializer.Deserialize(await ReadBodyAsync(request).ConfigureAwait(false), type);
+            return (JsonSerializer.Deserialize(body, type), null);
         }
         catch (JsonException)
         {
-            return null;
+            return (null, Error(400, "M_BAD_JSON", "The body is not valid JSON of the expected shape."));
         }
     }
 }

@@ -3,42 +3,6 @@ using System.Text.Json.Serialization;
 
 namespace Presence.Sample;
 
-internal sealed class SyncResponseDto
-{
-    [JsonPropertyName("next_batch")]
-    public string NextBatch { get; set; } = "0";
-
-    [JsonPropertyName("presence")]
-    public EventsDto Presence { get; set; } = new();
-
-    [JsonPropertyName("account_data")]
-    public EventsDto AccountData { get; set; } = new();
-
-    [JsonPropertyName("to_device")]
-    public EventsDto ToDevice { get; set; } = new();
-
-    [JsonPropertyName("rooms")]
-    public RoomsDto Rooms { get; set; } = new();
-}
-
-internal sealed class EventsDto
-{
-    [JsonPropertyName("events")]
-    public List<JsonElement> Events { get; set; } = [];
-}
-
-internal sealed class RoomsDto
-{
-    [JsonPropertyName("join")]
-    public Dictionary<string, JsonElement> Join { get; set; } = [];
-
-    [JsonPropertyName("invite")]
-    public Dictionary<string, JsonElement> Invite { get; set; } = [];
-
-    [JsonPropertyName("leave")]
-    public Dictionary<string, JsonElement> Leave { get; set; } = [];
-}
-
 internal sealed class ListChangeDto
 {
     [JsonPropertyName("invite")]
@@ -81,20 +45,12 @@ internal sealed class PollingDto
     public bool? Polling { get; set; }
 }
 
-internal sealed class FederationAckDto
-{
-    [JsonPropertyName("pdus")]
-    public Dictionary<string, JsonElement> Pdus { get; set; } = [];
-}
-
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, MaxDepth = 16)]
-[JsonSerializable(typeof(SyncResponseDto))]
 [JsonSerializable(typeof(ListChangeDto))]
 [JsonSerializable(typeof(RequestsDto))]
 [JsonSerializable(typeof(List<ListEntryDto>))]
 [JsonSerializable(typeof(AnswerDto))]
 [JsonSerializable(typeof(PollingDto))]
-[JsonSerializable(typeof(FederationAckDto))]
 internal sealed partial class SampleJsonContext : JsonSerializerContext
 {
 }

@@ -7,7 +7,8 @@ namespace Presence;
 /// port (<c>example.org</c>, <c>127.0.0.1:8448</c>, <c>[::1]:8448</c>). Parsed once, validated by the
 /// grammar of the Matrix specification's appendices, compared ordinally.
 /// </summary>
-/// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid server name.</remarks>
+/// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid server name. It converts from text through its <see cref="System.ComponentModel.TypeConverter"/>, so configuration binding reads it from a string; a bad value fails with the reason.</remarks>
+[System.ComponentModel.TypeConverter(typeof(Internal.ServerNameConverter))]
 public readonly struct ServerName : IEquatable<ServerName>, IComparable<ServerName>
 {
     /// <summary>The longest server name accepted, in characters.</summary>

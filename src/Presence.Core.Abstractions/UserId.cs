@@ -9,7 +9,8 @@ namespace Presence;
 /// accepted on input, as the specification requires; <see cref="IsHistorical"/> tells them apart.
 /// Compared ordinally.
 /// </summary>
-/// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid user ID.</remarks>
+/// <remarks>The default value is empty (<see cref="IsEmpty"/>) and is not a valid user ID. It converts from text through its <see cref="System.ComponentModel.TypeConverter"/>, so configuration binding reads it from a string; a bad value fails with the reason.</remarks>
+[System.ComponentModel.TypeConverter(typeof(Internal.UserIdConverter))]
 public readonly struct UserId : IEquatable<UserId>, IComparable<UserId>
 {
     /// <summary>The longest user ID accepted, in characters, sigil and server name included.</summary>

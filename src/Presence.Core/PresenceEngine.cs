@@ -46,4 +46,17 @@ public static class PresenceEngine
             listStore ?? new InMemoryPresenceListStore(),
             peerSubscriptionStore ?? new InMemoryPeerSubscriptionStore());
     }
+
+    /// <summary>
+    /// Reads the status of an engine this factory created: whether it runs, whether its store and peers are failing, and
+    /// its queue depths. Cheap and never waits for the host; a health check calls it.
+    /// </summary>
+    /// <param name="engine">The engine.</param>
+    /// <returns>The status, or <see langword="null"/> when <paramref name="engine"/> was not created by <see cref="Create"/> (a decorator or a test double).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="engine"/> is <see langword="null"/>.</exception>
+    public static PresenceEngineStatus? GetStatus(IPresenceEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        return (engine as DefaultPresenceEngine)?.GetStatus();
+    }
 }

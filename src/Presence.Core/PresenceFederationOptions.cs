@@ -1,3 +1,7 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using Presence.Internal;
+
 namespace Presence;
 
 /// <summary>
@@ -72,6 +76,7 @@ public sealed class PresenceFederationOptions
 
     /// <summary>Gets or sets how long changes for one server are gathered before they are sent: each server gets at most one message per window (more when split), with the sends of different servers spread across the window.</summary>
     /// <value>The default value is ten seconds; between ten seconds and one minute.</value>
+    [DurationRange("00:00:10", "00:01:00")]
     public TimeSpan BatchWindow { get; set; } = DefaultBatchWindow;
 
     /// <summary>
@@ -79,6 +84,7 @@ public sealed class PresenceFederationOptions
     /// a server: it rides along with anything sent there earlier, and is sent by itself only when this passes.
     /// </summary>
     /// <value>The default value is one minute; between <see cref="BatchWindow"/> and five minutes.</value>
+    [DurationRange("00:00:10", "00:05:00")]
     public TimeSpan LazyWindow { get; set; } = DefaultLazyWindow;
 
     /// <summary>
@@ -87,6 +93,7 @@ public sealed class PresenceFederationOptions
     /// user after 30 minutes without an update.
     /// </summary>
     /// <value>The default value is twenty minutes; between one and twenty-four minutes.</value>
+    [DurationRange("00:01:00", "00:24:00")]
     public TimeSpan SpecPeerRefreshInterval { get; set; } = DefaultSpecPeerRefreshInterval;
 
     /// <summary>
@@ -95,38 +102,47 @@ public sealed class PresenceFederationOptions
     /// known interest, which cost no lookup.
     /// </summary>
     /// <value>The default value is 100.</value>
+    [Range(0, 100_000)]
     public int MaxMembershipLookupsPerMessage { get; set; } = DefaultMaxMembershipLookupsPerMessage;
 
     /// <summary>Gets or sets the most entries one message carries (pushes, polls, unpolls and list requests together); a larger batch is split.</summary>
     /// <value>The default value is 500; at most 1000, what a receiver reads of one message.</value>
+    [Range(1, 1000)]
     public int MaxEntriesPerMessage { get; set; } = DefaultMaxEntriesPerMessage;
 
     /// <summary>Gets or sets the delay before the first retry of a failed send; each further failure doubles it, with jitter.</summary>
     /// <value>The default value is one second.</value>
+    [PositiveDuration]
     public TimeSpan RetryInitialDelay { get; set; } = DefaultRetryInitialDelay;
 
     /// <summary>Gets or sets the longest delay between retries.</summary>
     /// <value>The default value is five minutes.</value>
+    [PositiveDuration]
     public TimeSpan RetryMaxDelay { get; set; } = DefaultRetryMaxDelay;
 
     /// <summary>Gets or sets how long a server may keep failing before its queue is dropped and its subscriptions to this server's users end.</summary>
     /// <value>The default value is one hour.</value>
+    [PositiveDuration]
     public TimeSpan FailureHorizon { get; set; } = DefaultFailureHorizon;
 
     /// <summary>Gets or sets the short watchdog: a server not heard from for this long is sent a reminder and asked again.</summary>
     /// <value>The default value is one minute.</value>
+    [PositiveDuration]
     public TimeSpan ShortWatchdog { get; set; } = DefaultShortWatchdog;
 
     /// <summary>Gets or sets the long watchdog: a server that sent no reminder for this long is sent one and asked again, whatever the traffic. Spread across servers.</summary>
     /// <value>The default value is one hour.</value>
+    [PositiveDuration]
     public TimeSpan LongWatchdog { get; set; } = DefaultLongWatchdog;
 
     /// <summary>Gets or sets how long a remote user's presence stays valid without an update, for servers that never send reminders (Synapse, Dendrite, conduwuit); then it is unknown.</summary>
     /// <value>The default value is thirty minutes.</value>
+    [PositiveDuration]
     public TimeSpan RemoteStaleAfter { get; set; } = DefaultRemoteStaleAfter;
 
     /// <summary>Gets or sets how long one send may take before it counts as failed (and is retried).</summary>
     /// <value>The default value is thirty seconds.</value>
+    [PositiveDuration]
     public TimeSpan SendTimeout { get; set; } = DefaultSendTimeout;
 
     /// <summary>
@@ -135,22 +151,27 @@ public sealed class PresenceFederationOptions
     /// reminders this engine sends.
     /// </summary>
     /// <value>The default value is two hours (twice the default long watchdog).</value>
+    [PositiveDuration]
     public TimeSpan DefaultPromiseLifetime { get; set; } = DefaultDefaultPromiseLifetime;
 
     /// <summary>Gets or sets how many users of one peer the engine holds presence for; pushes for more are dropped and counted.</summary>
     /// <value>The default value is 50,000.</value>
+    [Range(1, int.MaxValue)]
     public int MaxRemoteUsersPerPeer { get; set; } = DefaultMaxRemoteUsersPerPeer;
 
     /// <summary>Gets or sets how many unanswered presence-list invites one peer may have made to this server's users; more are dropped and counted.</summary>
     /// <value>The default value is 1000.</value>
+    [Range(1, int.MaxValue)]
     public int MaxPendingInvitesPerPeer { get; set; } = DefaultMaxPendingInvitesPerPeer;
 
     /// <summary>Gets or sets the most entries taken from one inbound message; the rest are dropped and counted.</summary>
     /// <value>The default value is 1000.</value>
+    [Range(1, int.MaxValue)]
     public int MaxInboundEntriesPerMessage { get; set; } = DefaultMaxInboundEntriesPerMessage;
 
     /// <summary>Gets or sets how many of this server's users one peer may subscribe to; further requests are dropped and counted.</summary>
     /// <value>The default value is 10,000.</value>
+    [Range(1, int.MaxValue)]
     public int MaxSubscriptionsPerPeer { get; set; } = DefaultMaxSubscriptionsPerPeer;
 
     internal PresenceFederationOptions Clone() => (PresenceFederationOptions)MemberwiseClone();

@@ -1,3 +1,7 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using Presence.Internal;
+
 namespace Presence;
 
 /// <summary>
@@ -63,14 +67,17 @@ public sealed class PresenceOptions
 
     /// <summary>Gets or sets how long an online device may go without activity before it counts as unavailable.</summary>
     /// <value>The default value is five minutes. Must be longer than <see cref="LastActiveGranularity"/>.</value>
+    [PositiveDuration]
     public TimeSpan IdleTimeout { get; set; } = DefaultIdleTimeout;
 
     /// <summary>Gets or sets how long a device may go without a sync or activity before it is dropped.</summary>
     /// <value>The default value is thirty seconds.</value>
+    [PositiveDuration]
     public TimeSpan SyncTimeout { get; set; } = DefaultSyncTimeout;
 
     /// <summary>Gets or sets how long a busy device may go without a sync or activity before it is dropped.</summary>
     /// <value>The default value is one hour. Must be at least <see cref="SyncTimeout"/>.</value>
+    [PositiveDuration]
     public TimeSpan BusyTimeout { get; set; } = DefaultBusyTimeout;
 
     /// <summary>
@@ -78,6 +85,7 @@ public sealed class PresenceOptions
     /// younger than this, and last-active changes smaller than this are not published.
     /// </summary>
     /// <value>The default value is one minute.</value>
+    [PositiveDuration]
     public TimeSpan LastActiveGranularity { get; set; } = DefaultLastActiveGranularity;
 
     /// <summary>Gets or sets whether the busy state (MSC3026, <c>org.matrix.msc3026.busy</c>) may be set.</summary>
@@ -86,18 +94,22 @@ public sealed class PresenceOptions
 
     /// <summary>Gets or sets how long changes are gathered before a batch goes to a local user's subscription; zero delivers at once.</summary>
     /// <value>The default value is ten seconds; at most one minute.</value>
+    [DurationRange("00:00:00", "00:01:00")]
     public TimeSpan ClientBatchWindow { get; set; } = DefaultClientBatchWindow;
 
     /// <summary>Gets or sets the longest status message accepted, in UTF-16 code units.</summary>
     /// <value>The default value is 1024.</value>
+    [Range(1, 65536)]
     public int MaxStatusMessageLength { get; set; } = DefaultMaxStatusMessageLength;
 
     /// <summary>Gets or sets how many devices a user may have connected; beyond it the least recently seen device is dropped.</summary>
     /// <value>The default value is 64; at most 255.</value>
+    [Range(1, 255)]
     public int MaxDevicesPerUser { get; set; } = DefaultMaxDevicesPerUser;
 
     /// <summary>Gets or sets how many entries one user's presence list may hold.</summary>
     /// <value>The default value is 1000.</value>
+    [Range(1, int.MaxValue)]
     public int MaxPresenceListSize { get; set; } = DefaultMaxPresenceListSize;
 
     /// <summary>
@@ -105,6 +117,7 @@ public sealed class PresenceOptions
     /// room in a user's list once; beyond it the oldest cached rooms and users are evicted (and asked again when needed).
     /// </summary>
     /// <value>The default value is 4,000,000 (roughly 100 MB at the measured bytes per membership).</value>
+    [Range(1, int.MaxValue)]
     public int MembershipCacheCapacity { get; set; } = DefaultMembershipCacheCapacity;
 
     /// <summary>
@@ -125,6 +138,7 @@ public sealed class PresenceOptions
 
     /// <summary>Gets or sets how long disposal waits for pending store writes.</summary>
     /// <value>The default value is five seconds.</value>
+    [PositiveDuration]
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
     /// <summary>
@@ -140,6 +154,7 @@ public sealed class PresenceOptions
     /// is read again when needed. Remote users leave when their presence goes stale.
     /// </summary>
     /// <value>The default value is 10 minutes.</value>
+    [PositiveDuration]
     public TimeSpan EvictAfter { get; set; } = DefaultEvictAfter;
 
     /// <summary>
@@ -147,9 +162,11 @@ public sealed class PresenceOptions
     /// lock, so device signals for users of different shards run in parallel. Zero picks eight per processor.
     /// </summary>
     /// <value>The default value is 0 (eight per processor, at most <see cref="MaxShardCount"/>).</value>
+    [Range(0, MaxShardCount)]
     public int ShardCount { get; set; }
 
     /// <summary>Gets the options of presence between servers (batching, retries, watchdogs).</summary>
+    [ValidateObjectMembers]
     public PresenceFederationOptions Federation { get; private set; } = new();
 
     internal PresenceOptions Clone()

@@ -50,12 +50,17 @@ public sealed class SampleHomeserverTests
         await _b.DisposeAsync();
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, SampleHomeserver server, string path, string? token, string? body = null)
+    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, SampleHomeserver server, string path, string? token, string? body = null, ServerName? origin = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(server.BaseAddress, path));
         if (token is not null)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (origin is { } from)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", $"X-Matrix origin=\"{from}\",destination=\"{server.Name}\",key=\"ed25519:sample\",sig=\"unsigned\"");
         }
 
         if (body is not null)
@@ -133,9 +138,9 @@ public sealed class SampleHomeserverTests
         string first = Txn("v1");
         string second = Txn("v2");
 
-        var r1 = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first);
-        await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn2", null, second);
-        var replay = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first);
+        var r1 = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first, B);
+        await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn2", null, second, B);
+        var replay = await SendAsync(HttpMethod.Put, _a, "/_matrix/federation/v1/send/txn1", null, first, B);
         var bob = await SendAsync(HttpMethod.Get, _a, Status(Bob), "token-alice");
 
         Assert.That(r1.Status, Is.EqualTo(HttpStatusCode.OK));
@@ -179,5 +184,58 @@ public sealed class SampleHomeserverTests
         Assert.That(entry.GetProperty("observed_user").GetString(), Is.EqualTo("@bob:b.localhost"));
         Assert.That(entry.GetProperty("state").GetString(), Is.EqualTo("allowed"));
         Assert.That(entry.GetProperty("presence").GetProperty("content").GetProperty("status_msg").GetString(), Is.EqualTo("listed"), "the accept carried bob's presence");
+    }
+
+    [Test]
+    public async Task Sync_ResponseLostInTransit_IsSentAgainFromTheOldToken()
+    {
+        var initial = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/sync?timeout=0", "token-carol");
+        string since = Uri.EscapeDataString(initial.Body.GetProperty("next_batch").GetString()!);
+        await SendAsync(HttpMethod.Put, _a, Status(Alice), "token-alice", """{"presence":"online","status_msg":"lost?"}""");
+        var carolCantSee = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/sync?timeout=0&since={since}", "token-carol");
+        var bobInitial = await SendAsync(HttpMethod.Get, _b, "/_matrix/client/v3/sync?timeout=0", "token-bob");
+        string bobSince = Uri.EscapeDataString(bobInitial.Body.GetProperty("next_batch").GetString()!);
+        await SendAsync(HttpMethod.Put, _b, Status(Bob), "token-bob", """{"presence":"unavailable","status_msg":"first"}""");
+
+        var lost = await SendAsync(HttpMethod.Get, _b, $"/_matrix/client/v3/sync?timeout=0&since={bobSince}", "token-bob");
+        var again = await SendAsync(HttpMethod.Get, _b, $"/_matrix/client/v3/sync?timeout=0&since={bobSince}", "token-bob");
+
+        static IEnumerable<string?> Statuses(JsonElement body) => body.GetProperty("presence").GetProperty("events").EnumerateArray().Select(e => e.GetProperty("content").TryGetProperty("status_msg", out var m) ? m.GetString() : null);
+        Assert.That(carolCantSee.Body.GetProperty("presence").GetProperty("events").EnumerateArray().Select(e => e.GetProperty("sender").GetString()), Does.Not.Contain(Alice.Value), "carol shares no room with alice");
+        Assert.That(Statuses(lost.Body), Does.Contain("first"));
+        Assert.That(Statuses(again.Body), Is.EqualTo(Statuses(lost.Body)), "the same since gets the same changes again");
+    }
+
+    [Test]
+    public async Task UnknownEndpoint_Is404Unrecognized_AndJsSdkStartupEndpointsAnswer()
+    {
+        var unknown = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/room_keys/version", "token-alice");
+        var pushRules = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/pushrules/", "token-alice");
+        var capabilities = await SendAsync(HttpMethod.Get, _a, "/_matrix/client/v3/capabilities", "token-alice");
+        var filter = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/user/{Uri.EscapeDataString(Alice.Value)}/filter", "token-alice", """{"room":{"timeline":{"limit":1}}}""");
+        var read = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/user/{Uri.EscapeDataString(Alice.Value)}/filter/{filter.Body.GetProperty("filter_id").GetString()}", "token-alice");
+
+        Assert.That((unknown.Status, unknown.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.NotFound, "M_UNRECOGNIZED")));
+        Assert.That(pushRules.Body.GetProperty("global").GetProperty("override").GetArrayLength(), Is.Zero);
+        Assert.That(capabilities.Body.TryGetProperty("capabilities", out _), Is.True);
+        Assert.That(read.Body.GetProperty("room").GetProperty("timeline").GetProperty("limit").GetInt32(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task PresenceListPost_OneBadEntry_Is400AndKeepsNothing()
+    {
+        var post = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice", """{"invite":["@bob:b.localhost","not a user"]}""");
+        var list = await SendAsync(HttpMethod.Get, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice");
+
+        Assert.That((post.Status, post.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.BadRequest, "M_INVALID_PARAM")));
+        Assert.That(list.Body.GetArrayLength(), Is.Zero, "the good entry was not kept either");
+    }
+
+    [Test]
+    public async Task OversizedBody_Is413()
+    {
+        var big = await SendAsync(HttpMethod.Post, _a, $"/_matrix/client/v3/presence/list/{Uri.EscapeDataString(Alice.Value)}", "token-alice", "{\"invite\":[\"" + new string('x', 2 << 20) + "\"]}");
+
+        Assert.That((big.Status, big.Body.GetProperty("errcode").GetString()), Is.EqualTo((HttpStatusCode.RequestEntityTooLarge, "M_TOO_LARGE")));
     }
 }

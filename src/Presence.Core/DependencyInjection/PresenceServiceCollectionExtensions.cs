@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Presence;
 using Presence.Internal;
 
@@ -12,8 +13,11 @@ public static class PresenceServiceCollectionExtensions
     /// <summary>
     /// Registers the presence engine as a singleton <see cref="IPresenceEngine"/>, with the in-memory store and
     /// <see cref="TimeProvider.System"/> unless others are registered. A membership view must be registered
-    /// (<see cref="PresenceBuilderExtensions.UseMembershipView{TView}(IPresenceBuilder)"/>). Calling it again adds
-    /// the configuration and registers nothing twice.
+    /// (<see cref="PresenceBuilderExtensions.UseMembershipView{TView}(IPresenceBuilder)"/>). The options come from
+    /// <see cref="IOptions{TOptions}"/>: <paramref name="configure"/>, <c>services.Configure&lt;PresenceOptions&gt;(…)</c> and
+    /// configuration binding all apply, in registration order. They are validated when the host starts
+    /// (<c>ValidateOnStart</c>) or when the engine is first resolved, and every failure names its option. Calling it again
+    /// adds the configuration and registers nothing twice.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configure">Sets the options; <see cref="PresenceOptions.ServerName"/> is required.</param>
@@ -21,27 +25,25 @@ public static class PresenceServiceCollectionExtensions
     public static IPresenceBuilder AddPresence(this IServiceCollection services, Action<PresenceOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<PresenceOptions>();
         if (configure is not null)
         {
-            services.AddSingleton(new PresenceOptionsConfiguration(configure));
+            options.Configure(configure);
+        }
+
+        if (!services.Any(static d => d.ServiceType == typeof(IValidateOptions<PresenceOptions>) && d.ImplementationType == typeof(PresenceOptionsValidator)))
+        {
+            services.AddSingleton<IValidateOptions<PresenceOptions>, PresenceOptionsValidator>();
+            options.ValidateOnStart();
         }
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IPresenceStore, InMemoryPresenceStore>();
         services.TryAddSingleton<IPresenceListStore, InMemoryPresenceListStore>();
         services.TryAddSingleton<IPeerSubscriptionStore, InMemoryPeerSubscriptionStore>();
-        services.TryAddSingleton(static provider =>
-        {
-            var options = new PresenceOptions();
-            foreach (var configuration in provider.GetServices<PresenceOptionsConfiguration>())
-            {
-                configuration.Configure(options);
-            }
-
-            return options;
-        });
+        services.TryAddSingleton(static provider => provider.GetRequiredService<IOptions<PresenceOptions>>().Value);
         services.TryAddSingleton(static provider => PresenceEngine.Create(
-            provider.GetRequiredService<PresenceOptions>(),
+            provider.GetRequiredService<IOptions<PresenceOptions>>().Value,
             provider.GetService<IMembershipView>()
                 ?? throw new InvalidOperationException("No IMembershipView is registered; call UseMembershipView on the builder AddPresence returns."),
             provider.GetRequiredService<IPresenceStore>(),

@@ -6,8 +6,3 @@ internal sealed class PresenceBuilder(IServiceCollection services) : IPresenceBu
 {
     public IServiceCollection Services { get; } = services;
 }
-
-internal sealed class PresenceOptionsConfiguration(Action<PresenceOptions> configure)
-{
-    public Action<PresenceOptions> Configure { get; } = configure;
-}

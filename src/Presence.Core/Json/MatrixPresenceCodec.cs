@@ -231,13 +231,13 @@ public static class MatrixPresenceCodec
 
     /// <summary>Writes the 429 body: <c>M_LIMIT_EXCEEDED</c> with <c>retry_after_ms</c>.</summary>
     /// <param name="message">A human-readable message.</param>
-    /// <param name="retryAfter">How long the client should wait.</param>
+    /// <param name="retryAfter">How long the client should wait; rounded up to whole milliseconds, so a client that waits that long is not refused again.</param>
     /// <returns>The JSON text.</returns>
     public static string WriteRateLimited(string message, TimeSpan retryAfter)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentOutOfRangeException.ThrowIfLessThan(retryAfter, TimeSpan.Zero);
-        var dto = new ErrorDto { Errcode = "M_LIMIT_EXCEEDED", Error = message, RetryAfterMs = (long)retryAfter.TotalMilliseconds };
+        var dto = new ErrorDto { Errcode = "M_LIMIT_EXCEEDED", Error = message, RetryAfterMs = (long)Math.Ceiling(retryAfter.TotalMilliseconds) };
         return JsonSerializer.Serialize(dto, PresenceJsonContext.Default.ErrorDto);
     }
 

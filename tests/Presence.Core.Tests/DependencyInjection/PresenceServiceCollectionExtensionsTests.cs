@@ -94,7 +94,7 @@ public sealed class PresenceServiceCollectionExtensionsTests
         services.AddPresence().UseMembershipView(new InMemoryMembershipView());
         using var provider = services.BuildServiceProvider();
 
-        var error = Assert.Throws<ArgumentException>(() => provider.GetRequiredService<IPresenceEngine>());
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<IPresenceEngine>());
 
         Assert.That(error!.Message, Does.Contain("PresenceOptions.ServerName"));
     }

@@ -93,6 +93,18 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     /// <summary>Gets the number of sends (or taken batches) in flight, across destinations.</summary>
     public int InFlight => Volatile.Read(ref _running);
 
+    /// <summary>Gets the number of destinations whose last send failed (in backoff); for the engine's status.</summary>
+    public int FailingDestinations
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peers.Values.Count(static peer => peer.Failures > 0);
+            }
+        }
+    }
+
     /// <summary>Queues a change for a destination; never blocks. Call <see cref="Pump"/> afterwards, outside any lock.</summary>
     public void Enqueue(ServerName destination, PresenceSnapshot snapshot) => _changes.Writer.TryWrite((destination, snapshot));
 

@@ -71,10 +71,12 @@ internal sealed partial class DefaultPresenceEngine
         try
         {
             await _store.SaveAsync(batch.ToArray(), _saveDeadline.Token).ConfigureAwait(false);
+            Volatile.Write(ref _consecutiveSaveFailures, 0);
             return FirstRetryDelay;
         }
         catch (Exception ex)
         {
+            Interlocked.Increment(ref _consecutiveSaveFailures); // before the metric: who sees the metric sees the status
             _metrics.StoreFailures.Add(1, new KeyValuePair<string, object?>("operation", "save"));
             if (_stopping.IsCancellationRequested)
             {
