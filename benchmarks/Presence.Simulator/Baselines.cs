@@ -8,6 +8,24 @@ internal static class Sizes
 
     public static int Envelope => _envelope >= 0 ? _envelope : _envelope = MatrixPresenceCodec.WriteTransaction(Origin, DateTimeOffset.UnixEpoch, new PresenceMessage()).Length;
 
+    private static readonly Dictionary<(UserId, PresenceState, string?, bool, int), int> Single = [];
+
+    /// <summary>
+    /// The bytes one EDU carrying one state adds to a transaction. Its JSON length depends only on the user, state,
+    /// status, flag and the number of digits of last_active_ago, so the codec is asked once per such shape.
+    /// </summary>
+    public static int SingleEdu(ServerName origin, DateTimeOffset now, PresenceSnapshot entry)
+    {
+        long ago = entry.LastActive is { } at ? Math.Max(0, (long)(now - at).TotalMilliseconds) : -1;
+        var key = (entry.User, entry.State, entry.StatusMessage, entry.CurrentlyActive, ago < 0 ? -1 : ago.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
+        if (!Single.TryGetValue(key, out int bytes))
+        {
+            Single[key] = bytes = Edu(origin, now, new PresenceMessage(push: [entry]));
+        }
+
+        return bytes;
+    }
+
     /// <summary>The bytes a message's EDUs add to a transaction.</summary>
     public static int Edu(ServerName origin, DateTimeOffset now, PresenceMessage message)
         => Math.Max(0, MatrixPresenceCodec.WriteTransaction(origin, now, message).Length - Envelope);
@@ -24,9 +42,9 @@ internal abstract class BaselineStrategy : Strategy
         var payload = new PresencePayload { Edus = edus };
         payload.Entries.AddRange(entries);
         var now = Run.Wall(Run.Sim.Now);
-        payload.Bytes = edus == 1
+        payload.Bytes = edus == 1 && entries.Count > 1
             ? Sizes.Edu(Run.World.Servers[from], now, new PresenceMessage(push: entries))
-            : entries.Sum(e => Sizes.Edu(Run.World.Servers[from], now, new PresenceMessage(push: [e])));
+            : entries.Sum(e => Sizes.SingleEdu(Run.World.Servers[from], now, e));
         return payload;
     }
 

@@ -1,9 +1,7 @@
-using Microsoft.Extensions.Time.Testing;
-
 namespace Presence.Simulator;
 
 /// <summary>
-/// This engine: a real <see cref="IPresenceEngine"/> per server on one <see cref="FakeTimeProvider"/>, fed the client trace
+/// This engine: a real <see cref="IPresenceEngine"/> per server on one fake clock (<see cref="SteppingClock"/>), fed the client trace
 /// (heartbeats at the start and end of every 30 s long-poll, activity, explicit settings, disconnects), with every
 /// transaction's arrival told to the receiver (<see cref="IPresenceEngine.NoteTraffic"/>). Everything the engine sends goes
 /// through <see cref="IPresenceTransport"/> as a message of its own (the engine on this branch has no API to ride the host's
@@ -11,22 +9,26 @@ namespace Presence.Simulator;
 /// </summary>
 internal sealed class EngineStrategy : Strategy
 {
-    private const long ClockStep = 100;
-    private readonly FakeTimeProvider _clock;
+    private readonly SteppingClock _clock;
     private IPresenceEngine[] _engines = [];
-    private long _clockMs;
     private int[] _devicesOn = [];
     private long[] _session = [];
     private long? _memory;
     private HashSet<int> _owners = [];
+    private bool _stopping;
+    private int _outstanding;
+    private static int s_measured;
+    private long _heapBefore;
 
-    public EngineStrategy(DateTimeOffset epoch) => _clock = new FakeTimeProvider(epoch);
+    public EngineStrategy(DateTimeOffset epoch) => _clock = new SteppingClock(epoch);
 
     public override string Name => "this engine";
 
     public override bool UsesTrace => true;
 
     public override long? MemoryBytes => _memory;
+
+    public override string Diagnostics => $"reads not completed at once: {PendingReads}, engine calls failed: {Failures}, never completed: {_outstanding}";
 
     public override async Task StartAsync()
     {
@@ -39,6 +41,8 @@ internal sealed class EngineStrategy : Strategy
                 rooms.Join(world.RoomIds[r], world.Users[m]);
             }
         }
+
+        _heapBefore = Heap(); // the host's rooms are not the engine's memory
 
         _engines = new IPresenceEngine[world.Servers.Length];
         for (int s = 0; s < _engines.Length; s++)
@@ -58,24 +62,28 @@ internal sealed class EngineStrategy : Strategy
         _session = new long[world.Users.Length * World.DevicesPerUser];
         Run.Net.Delivered = (from, to, payload, chat) =>
         {
-            if (chat)
+            if (chat && !_stopping)
             {
                 _engines[to].NoteTraffic(world.Servers[from]);
             }
         };
-        Run.Sim.StepClock = Step;
+        Run.Sim.StepClock = _clock.StepTowards;
 
         // Presence lists: each owner asks, each target allows (through federation when they are on other servers).
         foreach (var (owner, target) in world.Lists)
         {
-            await _engines[world.ServerOf[owner]].AddToPresenceListAsync(world.Users[owner], world.Users[target]).ConfigureAwait(false);
+            var adding = _engines[world.ServerOf[owner]].AddToPresenceListAsync(world.Users[owner], world.Users[target]);
+            if (!adding.IsCompleted)
+            {
+                Failures++; // the simulation has not started: nothing can complete it
+            }
         }
 
         Run.Sim.At(2_000, () =>
         {
             foreach (var (owner, target) in world.Lists)
             {
-                Wait(_engines[world.ServerOf[target]].AnswerPresenceRequestAsync(world.Users[target], world.Users[owner], allow: true));
+                Observe(_engines[world.ServerOf[target]].AnswerPresenceRequestAsync(world.Users[target], world.Users[owner], allow: true));
             }
         });
     }
@@ -134,31 +142,86 @@ internal sealed class EngineStrategy : Strategy
     public override (PresenceState State, int Status) ReadView(int server, int user)
     {
         var id = Run.World.Users[user];
-        var read = Wait(_engines[server].GetPresenceAsync(id, id));
+        var pending = _engines[server].GetPresenceAsync(id, id);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            PendingReads++;
+            return (PresenceState.Unknown, 0);
+        }
+
+        var read = pending.Result;
         return read.IsAllowed ? (read.Presence.State, Run.StatusId(read.Presence.StatusMessage)) : (PresenceState.Unknown, 0);
     }
 
-    public override async ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
-        long with = GC.GetTotalMemory(forceFullCollection: true);
-        foreach (var engine in _engines)
+        // The heap grown over the run, less what the simulator itself recorded meanwhile (transactions, staleness samples).
+        // Only the first engine run in a process is measured: disposed engines stay reachable for a while after disposal
+        // (something outside them holds them until later engines run), which would skew a later run's baseline.
+        long grown = Heap() - _heapBefore - Run.RecordedBytes;
+        _memory = Interlocked.Exchange(ref s_measured, 1) == 0 ? grown : null;
+        StopEngines();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Gets the number of reads that did not complete at once (counted as unknown rather than waited for).</summary>
+    public int PendingReads { get; private set; }
+
+    /// <summary>Gets the number of engine calls that failed (they must not).</summary>
+    public int Failures { get; private set; }
+
+    private static long Heap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private void StopEngines()
+    {
+        // Disposal drains with a bound on the engines' clock and may wait for sends the simulation delivers: keep it running.
+        _stopping = true;
+        var disposing = Task.WhenAll(_engines.Select(e => e.DisposeAsync().AsTask()).ToArray());
+        long limit = Run.Sim.Now + 120_000;
+        while (!disposing.IsCompleted && Run.Sim.Now < limit)
         {
-            await engine.DisposeAsync().ConfigureAwait(false);
+            Run.Sim.RunUntil(Run.Sim.Now + 1_000);
+        }
+
+        if (!disposing.IsCompletedSuccessfully)
+        {
+            Failures++;
         }
 
         _engines = [];
         Run.Net.Delivered = null;
-        _memory = with - GC.GetTotalMemory(forceFullCollection: true);
+        Run.Sim.StepClock = null;
     }
 
-    private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
-
-    private static void Wait(ValueTask task)
+    private void Observe(ValueTask task)
     {
-        if (!task.IsCompletedSuccessfully)
+        if (task.IsCompletedSuccessfully)
         {
-            task.AsTask().GetAwaiter().GetResult();
+            return;
         }
+
+        // Counted until it completes; nothing keeps the task (it would keep its engine alive for the memory figure).
+        _outstanding++;
+        task.AsTask().ContinueWith(
+            static (t, state) =>
+            {
+                var self = (EngineStrategy)state!;
+                self._outstanding--;
+                if (!t.IsCompletedSuccessfully)
+                {
+                    self.Failures++;
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private void SchedulePoll(int user, int device, long session, long start)
@@ -167,7 +230,7 @@ internal sealed class EngineStrategy : Strategy
         Run.Sim.At(end, () =>
         {
             int slot = (user * World.DevicesPerUser) + device;
-            if (_session[slot] != session)
+            if (_session[slot] != session || _stopping)
             {
                 return;
             }
@@ -178,20 +241,6 @@ internal sealed class EngineStrategy : Strategy
             engine.Heartbeat(Run.World.Users[user], device == 0 ? "d0" : "d1");
             SchedulePoll(user, device, session, end);
         });
-    }
-
-    /// <summary>Moves the engines' clock towards <paramref name="target"/> in steps, so their timers fire on time.</summary>
-    private long Step(long target)
-    {
-        if (target <= _clockMs)
-        {
-            return target;
-        }
-
-        long next = Math.Min(target, _clockMs + ClockStep);
-        _clock.Advance(TimeSpan.FromMilliseconds(next - _clockMs));
-        _clockMs = next;
-        return next;
     }
 
     private sealed class Transport(EngineStrategy owner, int from) : IPresenceTransport
@@ -213,9 +262,10 @@ internal sealed class EngineStrategy : Strategy
                         run.Received(to, snapshot);
                     }
 
-                    if (owner._engines.Length > 0)
+                    if (!owner._stopping)
                     {
-                        Wait(owner._engines[to].ReceiveAsync(run.World.Servers[from], message, CancellationToken.None));
+                        // Never block the simulation's thread: an answer the engine sends completes when the simulation delivers it.
+                        owner.Observe(owner._engines[to].ReceiveAsync(run.World.Servers[from], message, CancellationToken.None));
                     }
 
                     done.SetResult();

@@ -8,7 +8,7 @@ internal sealed class Result
         Strategy = strategy;
         BigRoomsExcluded = bigRoomsExcluded;
         var world = run.World;
-        var sent = run.Net.Sent;
+        var sent = run.Net.Sent.Where(t => t.T < world.DurationMs).ToList(); // what engines drain at shutdown is not counted
         PresenceTransactions = sent.Count(t => t.PresenceCaused);
         ChatTransactions = sent.Count(t => !t.PresenceCaused);
         Riding = sent.Count(t => !t.PresenceCaused && t.PresenceEntries > 0);

@@ -23,6 +23,9 @@ internal abstract class Strategy
     /// <summary>What the receiver <paramref name="server"/> shows for <paramref name="user"/> now (unknown when it holds nothing).</summary>
     public abstract (PresenceState State, int Status) ReadView(int server, int user);
 
+    /// <summary>Gets what went wrong in the adapter, if anything (printed with the run's time).</summary>
+    public virtual string Diagnostics => string.Empty;
+
     /// <summary>Heap bytes the strategy holds (the engine), or null.</summary>
     public virtual long? MemoryBytes => null;
 
@@ -125,6 +128,9 @@ internal sealed class Run
     public long Undelivered { get; private set; }
 
     public int ViewCount => _views.Length;
+
+    /// <summary>Gets the heap the run's own records take (the transaction log and the staleness samples).</summary>
+    public long RecordedBytes => ((long)Net.Sent.Capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<Txn>()) + ((long)Staleness.Capacity * 16) + ((long)LostViews.Count * 16);
 
     public static long Key(int server, int user) => ((long)server << 32) | (uint)user;
 
@@ -233,6 +239,11 @@ internal sealed class Run
         }
 
         ref var view = ref _views[v];
+        if (Debug && v == DebugView)
+        {
+            Console.WriteLine($"  arrive t={Sim.Now / 1000.0:F1} {snapshot.State} status={StatusId(snapshot.StatusMessage)} active={snapshot.CurrentlyActive}");
+        }
+
         view.State = snapshot.State;
         view.Status = StatusId(snapshot.StatusMessage);
         view.Active = snapshot.CurrentlyActive;
@@ -288,6 +299,21 @@ internal sealed class Run
             {
                 for (int i = view.Next; i <= k; i++)
                 {
+                    if (Debug && DebugView < 0 && t - list[i].T > 300_000)
+                    {
+                        DebugView = v;
+                        Console.WriteLine($"view {v}: server {_viewServer[v]} user {_viewUser[v]} (server {World.ServerOf[_viewUser[v]]}) staleness {(t - list[i].T) / 1000.0:F1} s; changes:");
+                        foreach (var c2 in list)
+                        {
+                            Console.WriteLine($"  change t={c2.T / 1000.0:F1} {c2.State} status={c2.Status} active={c2.Active} prompt={c2.Prompt}");
+                        }
+
+                        foreach (var e in World.Trace.Where(e => e.User == _viewUser[v]))
+                        {
+                            Console.WriteLine($"  trace t={e.T / 1000.0:F1} {e.Kind} dev={e.Device} arg={e.Arg}");
+                        }
+                    }
+
                     Staleness.Add((t - list[i].T, list[i].Prompt, InOutage(v, list[i].T, t)));
                 }
 
@@ -345,6 +371,10 @@ internal sealed class Run
     }
 
     private const long RecentSlack = 11_000;
+
+    public static bool Debug { get; } = Environment.GetEnvironmentVariable("SIM_DEBUG") == "1";
+
+    public static int DebugView { get; set; } = -1;
 
     private static bool Same(Change truth, PresenceState state, int status)
     {

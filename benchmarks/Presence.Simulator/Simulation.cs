@@ -35,7 +35,7 @@ internal static class Simulation
                 };
                 var run = new Run(world, reference, interest, strategy, excluded, excludedRooms);
                 results.Add(await run.ExecuteAsync().ConfigureAwait(false));
-                log?.WriteLine($"  {(excluded ? "big rooms excluded" : "big rooms shared")}, {strategy.Name}: {watch.Elapsed.TotalSeconds:F1} s");
+                log?.WriteLine($"  {(excluded ? "big rooms excluded" : "big rooms shared")}, {strategy.Name}: {watch.Elapsed.TotalSeconds:F1} s {strategy.Diagnostics}");
             }
         }
 
