@@ -47,7 +47,7 @@ public class BatchingBenchmarks
     }
 
     internal static OutboundScheduler CreateScheduler(TimeProvider clock, IPresenceTransport transport)
-        => new(new PresenceFederationOptions(), transport, clock, new TimeBase(clock), NullLogger.Instance, new PresenceInstruments(null, () => 0, () => 0, () => 0, () => 0, () => 0), _ => { }, CancellationToken.None);
+        => new(ServerName.Parse("origin.example"), new PresenceFederationOptions(), transport, clock, new TimeBase(clock), NullLogger.Instance, new PresenceInstruments(null, () => 0, () => 0, () => 0, () => 0, () => 0), _ => { }, CancellationToken.None);
 
     /// <summary>Change i is user i mod 100,000 for destination i mod 1,000; the engine pumps after each publication, here every 1,024.</summary>
     internal static void Run(OutboundScheduler scheduler, PresenceSnapshot[] snapshots, ServerName[] peers)

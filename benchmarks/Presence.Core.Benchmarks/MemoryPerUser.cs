@@ -19,7 +19,7 @@ internal static class MemoryPerUser
         // Watchdogs: memory per tracked peer (names created first: the host holds them anyway).
         var names = WatchdogBenchmarks.Names();
         long beforeWatchdogs = GC.GetTotalMemory(forceFullCollection: true);
-        var watchdogs = new WatchdogManager(TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour);
+        var watchdogs = new WatchdogManager(ServerName.Parse("origin.example"), TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour, 20 * TimeSpan.TicksPerMinute);
         foreach (var name in names)
         {
             watchdogs.Track(name, 0);

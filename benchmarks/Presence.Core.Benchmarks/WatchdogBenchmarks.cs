@@ -17,7 +17,7 @@ public class WatchdogBenchmarks
     private Dictionary<ServerName, int> _dictionary = null!;
     private WatchdogManager _resets = null!;
     private WatchdogManager _ticks = null!;
-    private List<(ServerName, bool)> _fired = null!;
+    private List<(ServerName, WatchdogKind)> _fired = null!;
     private long _now;
     private int _next;
 
@@ -26,8 +26,8 @@ public class WatchdogBenchmarks
     {
         _peers = Names();
         _dictionary = [];
-        _resets = new WatchdogManager(TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour);
-        _ticks = new WatchdogManager(TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour * 1000);
+        _resets = new WatchdogManager(ServerName.Parse("origin.example"), TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour, TimeSpan.TicksPerHour * 1000);
+        _ticks = new WatchdogManager(ServerName.Parse("origin.example"), TimeSpan.TicksPerMinute, TimeSpan.TicksPerHour * 1000, TimeSpan.TicksPerHour * 1000);
         for (int i = 0; i < Peers; i++)
         {
             _dictionary[_peers[i]] = i;
@@ -37,7 +37,7 @@ public class WatchdogBenchmarks
             _ticks.Track(_peers[i], i * (TimeSpan.TicksPerMinute / Peers));
         }
 
-        _fired = new List<(ServerName, bool)>(Peers);
+        _fired = new List<(ServerName, WatchdogKind)>(Peers);
         _now = TimeSpan.TicksPerMinute;
     }
 

@@ -184,6 +184,13 @@ public interface IPresenceEngine : IAsyncDisposable
     ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Gets what presence this server owes others, for a host whose federation sender builds its own transactions:
+    /// presence rides them (see <see cref="IPresenceOutbox"/>). Usable whether or not the engine has a transport; without
+    /// one nothing is ever owed.
+    /// </summary>
+    IPresenceOutbox Outbox { get; }
+
+    /// <summary>
     /// Notes any other traffic from a server (a federation transaction with room events, for example): it proves
     /// the server is up, so its short watchdog restarts. Cheap; call it for every inbound transaction.
     /// </summary>

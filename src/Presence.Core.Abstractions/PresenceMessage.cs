@@ -57,6 +57,14 @@ public sealed class PresenceMessage
     /// <summary>Gets presence-list permission requests and answers.</summary>
     public IReadOnlyList<PresenceListRequest> ListRequests { get; }
 
+    /// <summary>
+    /// Gets the sender's ordering key for this message, or <see langword="null"/> when the sender states none (servers
+    /// that only speak the specification). Monotonic per sending server, across its restarts: a receiver never applies a
+    /// user's state from a message with a lower key over one from a higher key. A message that carries it comes from a
+    /// server that speaks this protocol (reminders, promise lifetimes, derived <c>currently_active</c>).
+    /// </summary>
+    public long? Sequence { get; init; }
+
     /// <summary>Gets the number of entries the message carries (pushes, polls, unpolls and list requests).</summary>
     public int EntryCount => Push.Count + Poll.Count + Unpoll.Count + ListRequests.Count;
 }

@@ -53,6 +53,12 @@ public sealed class PresenceSnapshot
     /// </summary>
     internal long Sequence { get; init; }
 
+    /// <summary>
+    /// How soon other servers must hear of this change, decided once where the publication is made (the engine's
+    /// publication rules) and carried with it; <see cref="PresenceUrgency.Prompt"/> for snapshots made elsewhere.
+    /// </summary>
+    internal PresenceUrgency Urgency { get; init; }
+
     /// <summary>Gets a value indicating whether no information is held about the user.</summary>
     public bool IsUnknown => State == PresenceState.Unknown;
 
@@ -78,4 +84,20 @@ public sealed class PresenceSnapshot
     /// <summary>Returns a short description for diagnostics; the status message is left out.</summary>
     /// <returns>The user and state.</returns>
     public override string ToString() => $"{User} {State}{(CurrentlyActive ? " (active)" : string.Empty)}";
+}
+
+/// <summary>How soon other servers must hear of a published change.</summary>
+internal enum PresenceUrgency : byte
+{
+    /// <summary>State, status message or device kinds changed: sent within the batch window.</summary>
+    Prompt = 0,
+
+    /// <summary>Last-active moved (including becoming currently active): sent within the lazy window, or earlier with anything else.</summary>
+    Lazy = 1,
+
+    /// <summary>
+    /// Only <c>currently_active</c> fell back to false as time passed: a peer that speaks this protocol derives it from the
+    /// last-active time and is never sent it; other peers get it lazily.
+    /// </summary>
+    Derivable = 2,
 }

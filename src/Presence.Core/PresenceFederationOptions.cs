@@ -16,6 +16,21 @@ public sealed class PresenceFederationOptions
     /// <summary>The longest <see cref="BatchWindow"/> accepted: one minute.</summary>
     public static readonly TimeSpan MaxBatchWindow = TimeSpan.FromMinutes(1);
 
+    /// <summary>The default <see cref="LazyWindow"/>: one minute.</summary>
+    public static readonly TimeSpan DefaultLazyWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>The longest <see cref="LazyWindow"/> accepted: five minutes.</summary>
+    public static readonly TimeSpan MaxLazyWindow = TimeSpan.FromMinutes(5);
+
+    /// <summary>The default <see cref="SpecPeerRefreshInterval"/>: twenty minutes.</summary>
+    public static readonly TimeSpan DefaultSpecPeerRefreshInterval = TimeSpan.FromMinutes(20);
+
+    /// <summary>The longest <see cref="SpecPeerRefreshInterval"/> accepted: twenty-four minutes, so a re-send (sent within the batch window) lands before a peer's 30-minute expiry with room to spare.</summary>
+    public static readonly TimeSpan MaxSpecPeerRefreshInterval = TimeSpan.FromMinutes(24);
+
+    /// <summary>The default <see cref="MaxMembershipLookupsPerMessage"/>.</summary>
+    public const int DefaultMaxMembershipLookupsPerMessage = 100;
+
     /// <summary>The default <see cref="MaxEntriesPerMessage"/>.</summary>
     public const int DefaultMaxEntriesPerMessage = 500;
 
@@ -59,8 +74,31 @@ public sealed class PresenceFederationOptions
     /// <value>The default value is ten seconds; between ten seconds and one minute.</value>
     public TimeSpan BatchWindow { get; set; } = DefaultBatchWindow;
 
-    /// <summary>Gets or sets the most entries one message carries; a larger batch is split.</summary>
-    /// <value>The default value is 500.</value>
+    /// <summary>
+    /// Gets or sets how long a cosmetic change (last-active movement, <c>currently_active</c> becoming true) may wait for
+    /// a server: it rides along with anything sent there earlier, and is sent by itself only when this passes.
+    /// </summary>
+    /// <value>The default value is one minute; between <see cref="BatchWindow"/> and five minutes.</value>
+    public TimeSpan LazyWindow { get; set; } = DefaultLazyWindow;
+
+    /// <summary>
+    /// Gets or sets how often a server that only speaks the specification (it never sent this protocol's keys) is re-sent
+    /// every user of ours it may see who is not offline, in one message at a phase of its own: such servers drop a remote
+    /// user after 30 minutes without an update.
+    /// </summary>
+    /// <value>The default value is twenty minutes; between one and twenty-four minutes.</value>
+    public TimeSpan SpecPeerRefreshInterval { get; set; } = DefaultSpecPeerRefreshInterval;
+
+    /// <summary>
+    /// Gets or sets how many membership-view lookups one inbound message may cause (polls of users whose rooms are not
+    /// cached); polls beyond it are dropped and counted. Polls are first checked for the user's existence and the peer's
+    /// known interest, which cost no lookup.
+    /// </summary>
+    /// <value>The default value is 100.</value>
+    public int MaxMembershipLookupsPerMessage { get; set; } = DefaultMaxMembershipLookupsPerMessage;
+
+    /// <summary>Gets or sets the most entries one message carries (pushes, polls, unpolls and list requests together); a larger batch is split.</summary>
+    /// <value>The default value is 500; at most 1000, what a receiver reads of one message.</value>
     public int MaxEntriesPerMessage { get; set; } = DefaultMaxEntriesPerMessage;
 
     /// <summary>Gets or sets the delay before the first retry of a failed send; each further failure doubles it, with jitter.</summary>

@@ -69,9 +69,24 @@ internal static class PresenceOptionsValidator
             Fail($"PresenceOptions.Federation.BatchWindow ({f.BatchWindow}) must be between {PresenceFederationOptions.MinBatchWindow} and {PresenceFederationOptions.MaxBatchWindow}.");
         }
 
-        if (f.MaxEntriesPerMessage is < 1 or > 100_000)
+        if (f.MaxEntriesPerMessage is < 1 or > MatrixPresenceCodec.MaxArrayItems)
         {
-            Fail($"PresenceOptions.Federation.MaxEntriesPerMessage ({f.MaxEntriesPerMessage}) must be between 1 and 100000.");
+            Fail($"PresenceOptions.Federation.MaxEntriesPerMessage ({f.MaxEntriesPerMessage}) must be between 1 and {MatrixPresenceCodec.MaxArrayItems} (what a receiver reads of one message).");
+        }
+
+        if (f.LazyWindow < f.BatchWindow || f.LazyWindow > PresenceFederationOptions.MaxLazyWindow)
+        {
+            Fail($"PresenceOptions.Federation.LazyWindow ({f.LazyWindow}) must be between the batch window ({f.BatchWindow}) and {PresenceFederationOptions.MaxLazyWindow}.");
+        }
+
+        if (f.SpecPeerRefreshInterval < TimeSpan.FromMinutes(1) || f.SpecPeerRefreshInterval > PresenceFederationOptions.MaxSpecPeerRefreshInterval)
+        {
+            Fail($"PresenceOptions.Federation.SpecPeerRefreshInterval ({f.SpecPeerRefreshInterval}) must be between one minute and {PresenceFederationOptions.MaxSpecPeerRefreshInterval} (today's servers drop a remote user after 30 minutes without an update).");
+        }
+
+        if (f.MaxMembershipLookupsPerMessage < 0)
+        {
+            Fail($"PresenceOptions.Federation.MaxMembershipLookupsPerMessage ({f.MaxMembershipLookupsPerMessage}) must not be negative.");
         }
 
         Positive(f.RetryInitialDelay, "Federation.RetryInitialDelay", Fail);

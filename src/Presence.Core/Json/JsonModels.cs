@@ -32,6 +32,10 @@ internal sealed class PresenceContentDto
     /// <summary>The user of a push entry; in a client event's content, legacy (older servers put it there too).</summary>
     [JsonPropertyName("user_id")]
     public string? UserId { get; set; }
+
+    /// <summary>Extension: the kinds of the user's connected devices, as lower-case names. Peers that do not know it ignore it.</summary>
+    [JsonPropertyName(MatrixPresenceCodec.DeviceKindsKey)]
+    public List<string?>? DeviceKinds { get; set; }
 }
 
 internal sealed class StatusRequestDto
@@ -73,6 +77,10 @@ internal sealed class PresenceEduContentDto
     /// <summary>Extension: the sender's promise lifetime in milliseconds.</summary>
     [JsonPropertyName(MatrixPresenceCodec.PromiseLifetimeKey)]
     public long? PromiseLifetimeMs { get; set; }
+
+    /// <summary>Extension: the sender's ordering key for this message (monotonic per sending server).</summary>
+    [JsonPropertyName(MatrixPresenceCodec.SequenceKey)]
+    public long? Sequence { get; set; }
 }
 
 internal sealed class ListEduContentDto

@@ -12,19 +12,34 @@ namespace Presence;
 /// <see cref="PresenceFormatException"/>.
 /// </summary>
 /// <remarks>
-/// Two extension keys ride in the <c>m.presence</c> EDU's content, namespaced so a peer that does not know them
-/// ignores them: <see cref="ReminderKey"/> (<c>true</c> on a watchdog reminder) and <see cref="PromiseLifetimeKey"/>
-/// (the sender's promise lifetime in milliseconds).
+/// Extension keys ride in the <c>m.presence</c> EDU, namespaced so a peer that does not know them ignores them:
+/// <see cref="ReminderKey"/> (<c>true</c> on a watchdog reminder), <see cref="PromiseLifetimeKey"/> (the sender's promise
+/// lifetime in milliseconds) and <see cref="SequenceKey"/> (the message's ordering key) in the content, and
+/// <see cref="DeviceKindsKey"/> (the user's device kinds) in each push entry.
+/// A host with its own transactions reads and writes single EDUs (<see cref="TryReadEdu"/>, <see cref="WriteEdus(Utf8JsonWriter, PresenceMessage, DateTimeOffset)"/>);
+/// the limits (depth, counts, lengths) apply to presence content only, never to the host's room events.
 /// </remarks>
 public static class MatrixPresenceCodec
 {
+    /// <summary>The extension key carrying a message's ordering key: monotonic per sending server; a receiver never applies an older state over a newer one.</summary>
+    public const string SequenceKey = "io.presence_core.seq";
+
+    /// <summary>
+    /// The extension key of a push entry (and a client event's content) carrying the kinds of the user's connected
+    /// devices: an array of <c>"standard"</c>, <c>"mobile"</c>, <c>"web"</c>, <c>"limited"</c>; unknown names are ignored.
+    /// </summary>
+    public const string DeviceKindsKey = "io.presence_core.device_kinds";
+
+    /// <summary>The deepest nesting of a whole transaction read (room events may nest deeper than presence content may).</summary>
+    private const int MaxTransactionDepth = 4096;
+
     /// <summary>The extension key marking a watchdog reminder.</summary>
     public const string ReminderKey = "io.presence_core.reminder";
 
     /// <summary>The extension key carrying the promise lifetime, in milliseconds.</summary>
     public const string PromiseLifetimeKey = "io.presence_core.promise_lifetime_ms";
 
-    /// <summary>The largest document read, in bytes.</summary>
+    /// <summary>The largest document read (a client body, or one EDU's presence content: never the host's room events), in bytes.</summary>
     public const int MaxDocumentBytes = 1 << 20;
 
     /// <summary>The deepest nesting read.</summary>
@@ -125,15 +140,16 @@ public static class MatrixPresenceCodec
         }
 
         ArgumentNullException.ThrowIfNull(message);
-        var dto = new TransactionDto { Origin = origin.Value, OriginServerTs = now.ToUnixTimeMilliseconds(), Pdus = [], Edus = WriteEdus(message, now) };
+        var dto = new TransactionDto { Origin = origin.Value, OriginServerTs = now.ToUnixTimeMilliseconds(), Pdus = [], Edus = ToEdus(message, now) };
+        // WriteEdus(Utf8JsonWriter…) writes the same EDUs into a host's own transaction.
         return JsonSerializer.Serialize(dto, PresenceJsonContext.Default.TransactionDto);
     }
 
     /// <summary>
-    /// Reads the presence EDUs of a federation transaction. Other EDUs and the PDUs are ignored. An entry that cannot
-    /// be used (a bad user ID, an unknown state, an over-long status) is left out and described in
-    /// <see cref="ReceivedTransaction.Problems"/>; a document that is malformed, mistyped, too deep or too large is
-    /// rejected whole.
+    /// Reads the presence EDUs of a federation transaction. Other EDUs and the PDUs are skipped, however large or deep (the
+    /// host's room traffic is never refused for presence's sake). An entry that cannot be used (a bad user ID, an unknown
+    /// state, an over-long status) is left out and described in <see cref="ReceivedTransaction.Problems"/>; a transaction
+    /// that is not JSON, or presence content that is mistyped or too deep, is rejected whole.
     /// </summary>
     /// <param name="json">The transaction body.</param>
     /// <param name="now">The time <c>last_active_ago</c> counts back from.</param>
@@ -141,69 +157,200 @@ public static class MatrixPresenceCodec
     /// <exception cref="PresenceFormatException">The document is not a valid transaction; the message says why.</exception>
     public static ReceivedTransaction ReadTransaction(ReadOnlySpan<byte> json, DateTimeOffset now)
     {
-        var dto = Deserialize(json, PresenceJsonContext.Default.TransactionDto, "transaction");
-        if (!ServerName.TryParse(dto.Origin, out var origin, out var originError))
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxTransactionDepth });
+        string? originName = null;
+        var messages = new List<PresenceMessage>();
+        var problems = new List<string>();
+        int presenceEdus = 0;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new PresenceFormatException("The transaction must be a JSON object.");
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("origin"u8))
+                {
+                    reader.Read();
+                    originName = reader.TokenType == JsonTokenType.String ? reader.GetString() : throw new PresenceFormatException("origin: must be a string.");
+                }
+                else if (reader.ValueTextEquals("edus"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null)
+                    {
+                        continue;
+                    }
+
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        throw new PresenceFormatException("edus: must be an array.");
+                    }
+
+                    for (int i = 0; reader.Read() && reader.TokenType != JsonTokenType.EndArray; i++)
+                    {
+                        string path = $"edus[{i}]";
+                        if (reader.TokenType != JsonTokenType.StartObject)
+                        {
+                            reader.Skip();
+                            problems.Add($"{path}: must be an object.");
+                            continue;
+                        }
+
+                        using var edu = JsonDocument.ParseValue(ref reader);
+                        var root = edu.RootElement;
+                        string? type = root.TryGetProperty("edu_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                        if (type is null)
+                        {
+                            problems.Add($"{path}: edu_type is required.");
+                            continue;
+                        }
+
+                        if (!IsPresenceEdu(type))
+                        {
+                            continue; // typing, receipts, device lists: not ours
+                        }
+
+                        if (++presenceEdus > MaxArrayItems)
+                        {
+                            problems.Add($"{path}: more than {MaxArrayItems} presence EDUs; the rest are not read.");
+                            continue;
+                        }
+
+                        root.TryGetProperty("content", out var content);
+                        if (TryReadEduCore(type, content, now, path + ".content", problems) is { } message)
+                        {
+                            messages.Add(message);
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip(); // pdus and anything else: the host's, not ours
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new PresenceFormatException($"The transaction is not valid: {ex.Message}", ex);
+        }
+
+        if (!ServerName.TryParse(originName, out var origin, out var originError))
         {
             throw new PresenceFormatException($"origin: {originError}");
         }
 
-        var edus = dto.Edus ?? [];
-        CheckCount(edus.Count, "edus");
-        var push = new List<PresenceSnapshot>();
-        var poll = new List<UserId>();
-        var unpoll = new List<UserId>();
-        var lists = new List<PresenceListRequest>();
-        var problems = new List<string>();
-        bool reminder = false;
-        TimeSpan? lifetime = null;
-        for (int i = 0; i < edus.Count; i++)
+        var merged = Merge(messages);
+        CheckCount(merged.EntryCount, "presence entries in all");
+        return new ReceivedTransaction(origin, merged, problems);
+    }
+
+    /// <summary>
+    /// Reads one EDU of the host's transaction: <c>m.presence</c> or a presence-list EDU becomes a message for
+    /// <see cref="IPresenceEngine.ReceiveAsync"/>; any other type is not presence's. The limits apply to this content only.
+    /// </summary>
+    /// <param name="eduType">The EDU's <c>edu_type</c>.</param>
+    /// <param name="content">The EDU's <c>content</c>.</param>
+    /// <param name="now">The time <c>last_active_ago</c> counts back from.</param>
+    /// <param name="message">The presence message, when the EDU is presence's.</param>
+    /// <param name="problems">Collects entries left out and why; <see langword="null"/> to ignore them.</param>
+    /// <returns>Whether the EDU is a presence EDU.</returns>
+    /// <exception cref="PresenceFormatException">The presence content is mistyped, too deep or has too many entries.</exception>
+    public static bool TryReadEdu(string? eduType, JsonElement content, DateTimeOffset now, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PresenceMessage? message, IList<string>? problems = null)
+    {
+        message = eduType is not null && IsPresenceEdu(eduType) ? TryReadEduCore(eduType, content, now, "content", problems ?? []) : null;
+        return message is not null;
+    }
+
+    /// <summary>
+    /// Writes a message's EDUs (<c>{"edu_type":…,"content":…}</c> objects) into the host's open <c>edus</c> array: at most one
+    /// <c>m.presence</c> EDU and one EDU per presence-list request.
+    /// </summary>
+    /// <param name="writer">The host's writer, positioned inside the <c>edus</c> array.</param>
+    /// <param name="message">The message (for example one of <see cref="PresenceOutboxBatch.Messages"/>).</param>
+    /// <param name="now">The time <c>last_active_ago</c> is computed at.</param>
+    /// <returns>How many EDUs were written.</returns>
+    public static int WriteEdus(Utf8JsonWriter writer, PresenceMessage message, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(message);
+        var edus = ToEdus(message, now);
+        foreach (var edu in edus)
         {
-            var edu = edus[i];
-            string path = $"edus[{i}]";
-            switch (edu?.EduType)
+            JsonSerializer.Serialize(writer, edu!, PresenceJsonContext.Default.EduDto);
+        }
+
+        return edus.Count;
+    }
+
+    private static bool IsPresenceEdu(string type) => type is "m.presence" or "m.presence_invite" or "m.presence_accept" or "m.presence_deny";
+
+    private static PresenceMessage? TryReadEduCore(string type, JsonElement content, DateTimeOffset now, string path, IList<string> problems)
+    {
+        if (content.ValueKind == JsonValueKind.Object && System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(content).Length > MaxDocumentBytes)
+        {
+            throw new PresenceFormatException($"{path}: {System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(content).Length} bytes of presence content; at most {MaxDocumentBytes} are read.");
+        }
+
+        if (type == "m.presence")
+        {
+            var dto = DeserializeElement(content, PresenceJsonContext.Default.PresenceEduContentDto, path);
+            var push = new List<PresenceSnapshot>();
+            var poll = new List<UserId>();
+            var unpoll = new List<UserId>();
+            ReadPresenceContent(dto, now, path, push, poll, unpoll, problems);
+            TimeSpan? lifetime = dto.PromiseLifetimeMs is > 0 and <= 365L * 24 * 60 * 60 * 1000 and var ms ? TimeSpan.FromMilliseconds(ms) : null;
+            return new PresenceMessage(push, poll, unpoll, dto.Reminder == true, lifetime) { Sequence = dto.Sequence is > 0 and var seq ? seq : null };
+        }
+
+        var list = DeserializeElement(content, PresenceJsonContext.Default.ListEduContentDto, path);
+        if (UserId.TryParse(list.ObserverUser, out var observer, out _) && UserId.TryParse(list.ObservedUser, out var observed, out _) && observer != observed)
+        {
+            var action = type switch
             {
-                case "m.presence":
-                    var content = DeserializeElement(edu.Content, PresenceJsonContext.Default.PresenceEduContentDto, path + ".content");
-                    ReadPresenceContent(content, now, path + ".content", push, poll, unpoll, problems);
-                    reminder |= content.Reminder == true;
-                    if (content.PromiseLifetimeMs is > 0 and <= 365L * 24 * 60 * 60 * 1000 and var ms)
-                    {
-                        lifetime = TimeSpan.FromMilliseconds(ms);
-                    }
+                "m.presence_invite" => PresenceListAction.Invite,
+                "m.presence_accept" => PresenceListAction.Accept,
+                _ => PresenceListAction.Deny,
+            };
+            return new PresenceMessage(listRequests: [new PresenceListRequest(action, observer, observed)]);
+        }
 
-                    break;
-                case "m.presence_invite" or "m.presence_accept" or "m.presence_deny":
-                    var list = DeserializeElement(edu.Content, PresenceJsonContext.Default.ListEduContentDto, path + ".content");
-                    if (UserId.TryParse(list.ObserverUser, out var observer, out var e1) && UserId.TryParse(list.ObservedUser, out var observed, out var e2) && observer != observed)
-                    {
-                        var action = edu.EduType switch
-                        {
-                            "m.presence_invite" => PresenceListAction.Invite,
-                            "m.presence_accept" => PresenceListAction.Accept,
-                            _ => PresenceListAction.Deny,
-                        };
-                        lists.Add(new PresenceListRequest(action, observer, observed));
-                    }
-                    else
-                    {
-                        problems.Add($"{path}.content: observer_user and observed_user must be two valid user IDs.");
-                    }
+        problems.Add($"{path}: observer_user and observed_user must be two valid user IDs.");
+        return null;
+    }
 
-                    break;
-                case null:
-                    problems.Add($"{path}: edu_type is required.");
-                    break;
-                default:
-                    break; // typing, receipts, device lists: not ours
+    /// <summary>The presence EDUs of one transaction as one message (one transaction is one message to the engine).</summary>
+    private static PresenceMessage Merge(List<PresenceMessage> messages)
+    {
+        if (messages.Count == 1)
+        {
+            return messages[0];
+        }
+
+        TimeSpan? lifetime = null;
+        long? sequence = null;
+        foreach (var m in messages)
+        {
+            lifetime ??= m.PromiseLifetime;
+            if (m.Sequence is { } s && (sequence is null || s > sequence))
+            {
+                sequence = s;
             }
         }
 
-        CheckCount(push.Count + poll.Count + unpoll.Count + lists.Count, "presence entries in all");
-        var message = new PresenceMessage(push, poll, unpoll, reminder, lifetime, lists);
-        return new ReceivedTransaction(origin, message, problems);
+        return new PresenceMessage(
+            [.. messages.SelectMany(static m => m.Push)],
+            [.. messages.SelectMany(static m => m.Poll)],
+            [.. messages.SelectMany(static m => m.Unpoll)],
+            messages.Any(static m => m.IsReminder),
+            lifetime,
+            [.. messages.SelectMany(static m => m.ListRequests)]) { Sequence = sequence };
     }
 
-    private static List<EduDto?> WriteEdus(PresenceMessage message, DateTimeOffset now)
+    private static List<EduDto?> ToEdus(PresenceMessage message, DateTimeOffset now)
     {
         var edus = new List<EduDto?>();
         if (message.Push.Count > 0 || message.Poll.Count > 0 || message.Unpoll.Count > 0 || message.IsReminder)
@@ -215,6 +362,7 @@ public static class MatrixPresenceCodec
                 Unpoll = message.Unpoll.Count > 0 ? [.. message.Unpoll.Select(static u => u.Value)] : null,
                 Reminder = message.IsReminder ? true : null,
                 PromiseLifetimeMs = message.PromiseLifetime is { } lifetime ? (long)lifetime.TotalMilliseconds : null,
+                Sequence = message.Sequence,
             };
             edus.Add(new EduDto { EduType = "m.presence", Content = JsonSerializer.SerializeToElement(content, PresenceJsonContext.Default.PresenceEduContentDto) });
         }
@@ -240,6 +388,7 @@ public static class MatrixPresenceCodec
         var entry = Content(presence, now);
         entry.UserId = presence.User.Value;
         entry.LastActiveAgo ??= UnknownLastActiveAgoMs;
+        entry.DeviceKinds = KindNames(presence.DeviceKinds);
         return entry;
     }
 
@@ -256,7 +405,51 @@ public static class MatrixPresenceCodec
             ? throw new ArgumentException($"{presence.User}'s presence is unknown; there is nothing to write.", nameof(presence))
             : PresenceStateNames.ToWireName(presence.State);
 
-    private static void ReadPresenceContent(PresenceEduContentDto content, DateTimeOffset now, string path, List<PresenceSnapshot> push, List<UserId> poll, List<UserId> unpoll, List<string> problems)
+    private static readonly (DeviceKinds Kind, string Name)[] KindNameTable =
+        [(DeviceKinds.Standard, "standard"), (DeviceKinds.Mobile, "mobile"), (DeviceKinds.Web, "web"), (DeviceKinds.Limited, "limited")];
+
+    private static List<string?>? KindNames(DeviceKinds kinds)
+    {
+        if (kinds == DeviceKinds.None)
+        {
+            return null;
+        }
+
+        var names = new List<string?>(4);
+        foreach (var (kind, name) in KindNameTable)
+        {
+            if ((kinds & kind) != 0)
+            {
+                names.Add(name);
+            }
+        }
+
+        return names;
+    }
+
+    private static DeviceKinds ParseKinds(List<string?>? names)
+    {
+        var kinds = DeviceKinds.None;
+        if (names is null)
+        {
+            return kinds;
+        }
+
+        foreach (var name in names.Take(KindNameTable.Length * 2))
+        {
+            foreach (var (kind, known) in KindNameTable)
+            {
+                if (string.Equals(name, known, StringComparison.Ordinal))
+                {
+                    kinds |= kind; // unknown names (a newer peer's kinds) are ignored
+                }
+            }
+        }
+
+        return kinds;
+    }
+
+    private static void ReadPresenceContent(PresenceEduContentDto content, DateTimeOffset now, string path, List<PresenceSnapshot> push, List<UserId> poll, List<UserId> unpoll, IList<string> problems)
     {
         var entries = content.Push ?? [];
         CheckCount(entries.Count, path + ".push");
@@ -272,7 +465,7 @@ public static class MatrixPresenceCodec
                 }
 
                 var user = ParseUser(entry.UserId, at + ".user_id");
-                push.Add(Snapshot(user, entry.Presence, entry.LastActiveAgo, entry.CurrentlyActive, entry.StatusMsg, now, at));
+                push.Add(Snapshot(user, entry.Presence, entry.LastActiveAgo, entry.CurrentlyActive, entry.StatusMsg, now, at, ParseKinds(entry.DeviceKinds)));
             }
             catch (PresenceFormatException ex)
             {
@@ -284,7 +477,7 @@ public static class MatrixPresenceCodec
         ReadUsers(content.Unpoll, path + ".unpoll", unpoll, problems);
     }
 
-    private static void ReadUsers(List<string?>? users, string path, List<UserId> into, List<string> problems)
+    private static void ReadUsers(List<string?>? users, string path, List<UserId> into, IList<string> problems)
     {
         if (users is null)
         {
@@ -305,7 +498,7 @@ public static class MatrixPresenceCodec
         }
     }
 
-    private static PresenceSnapshot Snapshot(UserId user, string? presence, long? lastActiveAgo, bool? currentlyActive, string? status, DateTimeOffset now, string path)
+    private static PresenceSnapshot Snapshot(UserId user, string? presence, long? lastActiveAgo, bool? currentlyActive, string? status, DateTimeOffset now, string path, DeviceKinds kinds = DeviceKinds.None)
     {
         var state = ParseState(presence, path + ".presence");
         DateTimeOffset? lastActive = null;
@@ -320,7 +513,7 @@ public static class MatrixPresenceCodec
             lastActive = ago > 10L * 365 * 24 * 60 * 60 * 1000 ? null : now - TimeSpan.FromMilliseconds(ago);
         }
 
-        return new PresenceSnapshot(user, state, CheckStatus(status, path + ".status_msg"), lastActive, currentlyActive == true, DeviceKinds.None);
+        return new PresenceSnapshot(user, state, CheckStatus(status, path + ".status_msg"), lastActive, currentlyActive == true, kinds);
     }
 
     private static PresenceState ParseState(string? presence, string path)

@@ -94,6 +94,10 @@ public sealed class FederationTests
         var flood = Enumerable.Range(0, 50).Select(i => new PresenceSnapshot(UserId.Parse($"@u{i}:b.example"), PresenceState.Online, null, null, false, DeviceKinds.None)).ToList();
         var polls = Enumerable.Range(0, 8).Select(i => UserId.Parse($"@local{i}:a.example")).ToList();
         await net.ShareRoomAsync([.. polls, Bob]); // b has interest in every polled user
+        foreach (var user in polls)
+        {
+            net[A].Heartbeat(user, "D1"); // polls for users with no presence at all are refused before any cap
+        }
 
         await net[A].ReceiveAsync(B, new PresenceMessage(push: flood));
         await net[A].ReceiveAsync(B, new PresenceMessage(poll: polls));

@@ -69,8 +69,9 @@ public sealed class MatrixPresenceCodecTests
             Assert.That(() => MatrixPresenceCodec.ReadStatusRequest(Utf8(longStatus)), Throws.TypeOf<PresenceFormatException>().With.Message.Contains("at most"));
             string deep = string.Concat(Enumerable.Repeat("""{"a":""", 40)) + "1" + new string('}', 40);
             Assert.That(() => MatrixPresenceCodec.ReadStatusRequest(Utf8(deep)), Throws.TypeOf<PresenceFormatException>().With.Message.Contains("depth"));
-            var huge = new byte[MatrixPresenceCodec.MaxDocumentBytes + 1];
-            Assert.That(() => MatrixPresenceCodec.ReadTransaction(huge, Now), Throws.TypeOf<PresenceFormatException>().With.Message.Contains("bytes"));
+            // The size limit applies to presence content (a whole transaction may be larger: its room events are the host's).
+            string hugeContent = "{\"origin\":\"b.example\",\"edus\":[{\"edu_type\":\"m.presence\",\"content\":{\"push\":[],\"x\":\"" + new string('x', MatrixPresenceCodec.MaxDocumentBytes) + "\"}}]}";
+            Assert.That(() => MatrixPresenceCodec.ReadTransaction(Utf8(hugeContent), Now), Throws.TypeOf<PresenceFormatException>().With.Message.Contains("bytes"));
             string polls = string.Join(",", Enumerable.Repeat("\"@a:a.example\"", 1001));
             string manyPolls = "{\"origin\":\"b.example\",\"origin_server_ts\":1,\"pdus\":[],\"edus\":[{\"edu_type\":\"m.presence\",\"content\":{\"push\":[],\"poll\":[" + polls + "]}}]}";
             Assert.That(() => MatrixPresenceCodec.ReadTransaction(Utf8(manyPolls), Now), Throws.TypeOf<PresenceFormatException>().With.Message.Contains("1001 items"));

@@ -1,8 +1,22 @@
 namespace Presence.Internal;
 
+/// <summary>Which of a peer's deadlines fired.</summary>
+internal enum WatchdogKind
+{
+    /// <summary>Nothing heard from the peer for the short watchdog.</summary>
+    Short,
+
+    /// <summary>The long watchdog: a reminder is due whatever the traffic.</summary>
+    Long,
+
+    /// <summary>The re-send cycle for a peer that only speaks the specification (it drops users after 30 minutes without an update).</summary>
+    Refresh,
+}
+
 /// <summary>
-/// Two deadlines per peer server (seed 000): a short one reset by any message or traffic from the peer, and a long
-/// one reset only by a reminder from it, staggered across peers. Resets are lazy: they store one time and touch no
+/// Three deadlines per peer server: the seed's two watchdogs — a short one reset by any message or traffic from the peer,
+/// and a long one staggered across peers (the first within [long/2, long) at the pair's phase, then every long period) —
+/// and a refresh cycle at a phase of its own for peers that only speak the specification. Resets are lazy: they store one time and touch no
 /// queue; a heap holds at most one live entry per peer, never later than its true deadline, and a tick costs in
 /// proportion to the entries that come due. Not thread-safe: the engine calls it under its lock.
 /// </summary>
@@ -10,17 +24,21 @@ internal sealed class WatchdogManager
 {
     private OpenIndex _index = new(16);
     private readonly PriorityQueue<int, long> _due = new();
+    private readonly ServerName _origin;
     private readonly long _short;
     private readonly long _long;
+    private readonly long _refresh;
     private readonly Stack<int> _free = new();
     private Slot[] _slots = new Slot[16];
     private int _high;
     private int _count;
 
-    public WatchdogManager(long shortTicks, long longTicks)
+    public WatchdogManager(ServerName origin, long shortTicks, long longTicks, long refreshTicks)
     {
+        _origin = origin;
         _short = shortTicks;
         _long = longTicks;
+        _refresh = refreshTicks;
     }
 
     public int Count => _count;
@@ -55,7 +73,8 @@ internal sealed class WatchdogManager
         {
             Peer = peer,
             LastTraffic = now,
-            LongDue = now + _long + OutboundScheduler.Phase(peer, _long),
+            LongDue = now + (_long / 2) + OutboundScheduler.Phase(_origin, peer, Math.Max(1, _long / 2)),
+            RefreshDue = NextRefresh(peer, now),
             ScheduledDue = UserTable.NoDeadline,
         };
         _index.Add(peer.GetHashCode(), index);
@@ -85,20 +104,27 @@ internal sealed class WatchdogManager
         }
     }
 
-    /// <summary>A reminder from the peer: both deadlines restart.</summary>
-    public void NoteReminder(ServerName peer, long now)
+    /// <summary>
+    /// A reminder from the peer: it is traffic, so the short deadline restarts. The long one keeps its own staggered
+    /// schedule: our reminders carry the state of users the peer sees through rooms, which its reminder cannot refresh.
+    /// </summary>
+    public void NoteReminder(ServerName peer, long now) => NoteTraffic(peer, now);
+
+    /// <summary>The next point of the peer's refresh grid after <paramref name="now"/> (period <c>refresh</c>, at the pair's phase).</summary>
+    private long NextRefresh(ServerName peer, long now)
     {
-        if (TryFind(peer, out int index))
+        long phase = OutboundScheduler.Phase(_origin, peer, _refresh);
+        long k = Math.DivRem(now - phase, _refresh, out long remainder);
+        if (remainder < 0)
         {
-            ref Slot slot = ref _slots[index];
-            slot.LastTraffic = now;
-            slot.LongDue = now + _long;
-            Schedule(index); // the first long deadline was staggered and may lie later than now + long
+            k--;
         }
+
+        return phase + ((k + 1) * _refresh);
     }
 
-    /// <summary>Collects the peers whose short or long deadline has passed; each fired deadline restarts from now.</summary>
-    public void Expire(long now, List<(ServerName Peer, bool Long)> fired)
+    /// <summary>Collects the peers whose deadlines have passed; each fired deadline restarts (short and long from now, refresh on its grid).</summary>
+    public void Expire(long now, List<(ServerName Peer, WatchdogKind Kind)> fired)
     {
         while (_due.TryPeek(out int index, out long due) && due <= now)
         {
@@ -114,12 +140,18 @@ internal sealed class WatchdogManager
             bool longFired = slot.LongDue <= now;
             if (shortFired || longFired)
             {
-                fired.Add((slot.Peer, longFired));
+                fired.Add((slot.Peer, longFired ? WatchdogKind.Long : WatchdogKind.Short));
                 slot.LastTraffic = now;
                 if (longFired)
                 {
                     slot.LongDue = now + _long;
                 }
+            }
+
+            if (slot.RefreshDue <= now)
+            {
+                fired.Add((slot.Peer, WatchdogKind.Refresh));
+                slot.RefreshDue = NextRefresh(slot.Peer, now);
             }
 
             Schedule(index);
@@ -141,7 +173,7 @@ internal sealed class WatchdogManager
     private void Schedule(int index)
     {
         ref Slot slot = ref _slots[index];
-        long due = Math.Min(slot.LastTraffic + _short, slot.LongDue);
+        long due = Math.Min(Math.Min(slot.LastTraffic + _short, slot.LongDue), slot.RefreshDue);
         if (due < slot.ScheduledDue)
         {
             slot.ScheduledDue = due;
@@ -154,6 +186,7 @@ internal sealed class WatchdogManager
         public ServerName Peer;
         public long LastTraffic;
         public long LongDue;
+        public long RefreshDue;
         public long ScheduledDue;
     }
 

@@ -68,6 +68,16 @@ internal struct UserSlot
     public readonly long RemoteExpiry => SavedLastActive;
 
     /// <summary>
+    /// For a remote user: the highest ordering key (<see cref="PresenceMessage.Sequence"/>) its server's pushes carried, 0 when
+    /// none did; a push with a lower key is older and not applied. Held in the unused first device (remote users have none).
+    /// </summary>
+    public long RemoteSequence
+    {
+        readonly get => Device0.LastActivity;
+        set => Device0.LastActivity = value;
+    }
+
+    /// <summary>
     /// Since when a user without devices has been left alone (held in the unused first device's sync time, so it costs no
     /// memory): the engine forgets such a user after the eviction time, if nobody needs them.
     /// </summary>

@@ -280,11 +280,21 @@ internal sealed class UserTable
     /// Records presence a server pushed for one of its users, publishing it when it differs from what is held.
     /// <paramref name="staleAfter"/> (ticks, or <see cref="NoDeadline"/>) makes it unknown when no update follows.
     /// </summary>
-    public void ApplyRemote(PresenceSnapshot pushed, long now, long staleAfter)
+    /// <returns><see langword="false"/> when <paramref name="sequence"/> says the push is older than one already applied (it is ignored).</returns>
+    public bool ApplyRemote(PresenceSnapshot pushed, long now, long staleAfter, long sequence = 0)
     {
         int index = GetOrAdd(pushed.User, loadOnDemand: false, now);
         ref UserSlot u = ref _slots[index];
         u.Remote = true;
+        if (sequence != 0)
+        {
+            if (sequence < u.RemoteSequence)
+            {
+                return false; // a late delivery of an older message: never over a newer state
+            }
+
+            u.RemoteSequence = sequence;
+        }
 
         // A peer's clock or a hostile value: never in the future, never further back than a year (no overflow).
         long lastActive = NoTime;
@@ -295,13 +305,16 @@ internal sealed class UserTable
             lastActive = _time.FromWall(clamped);
         }
 
+        // currently_active is derived from last-active (what peers of this protocol expect): stated active, but last active
+        // longer ago than the granularity, is not active; an active user turns inactive by itself when the granularity passes.
+        bool active = pushed.CurrentlyActive && (lastActive == NoTime || now - lastActive < _granularityTicks);
         bool changed = pushed.State != u.PublishedState
-            || pushed.CurrentlyActive != u.PublishedActive
+            || active != u.PublishedActive
             || (pushed.DeviceKinds & AllKinds) != u.PublishedKinds
             || !string.Equals(pushed.StatusMessage, u.StatusMessage, StringComparison.Ordinal)
             || (!pushed.CurrentlyActive && Jumped(lastActive, u.PublishedLastActive));
         u.PublishedState = pushed.State;
-        u.PublishedActive = pushed.CurrentlyActive;
+        u.PublishedActive = active;
         u.PublishedKinds = pushed.DeviceKinds & AllKinds;
         u.PublishedLastActive = lastActive;
         u.StatusMessage = pushed.StatusMessage;
@@ -311,10 +324,17 @@ internal sealed class UserTable
             Schedule(index, now + staleAfter);
         }
 
+        if (active && lastActive != NoTime)
+        {
+            Schedule(index, lastActive + _granularityTicks);
+        }
+
         if (changed)
         {
             _observer.OnPublished(index, Published(index));
         }
+
+        return true;
     }
 
     private void MakeUnknown(int index)
@@ -422,6 +442,22 @@ internal sealed class UserTable
 
     /// <summary>Who may see a user: the default for users the table does not hold.</summary>
     public PresenceVisibility VisibilityOf(UserId user) => TryFind(user, out int index) ? _slots[index].Visibility : PresenceVisibility.RoomMembers;
+
+    /// <summary>
+    /// Collects the local users held whose last published state is not offline (nor unknown): the users a peer may need
+    /// reminding of. Allocates only the list it fills.
+    /// </summary>
+    public void CollectShowing(List<UserId> into)
+    {
+        for (int i = 0; i < _high; i++)
+        {
+            ref UserSlot u = ref _slots[i];
+            if (!u.User.IsEmpty && !u.Remote && u.PublishedState is not (PresenceState.Offline or PresenceState.Unknown))
+            {
+                into.Add(u.User);
+            }
+        }
+    }
 
     /// <summary>A publication sequence number for a snapshot made outside the table.</summary>
     public long NextSequence() => ++_sequence;
@@ -878,7 +914,13 @@ internal sealed class UserTable
             {
                 MakeUnknown(index);
             }
-            else if (u.RemoteExpiry != NoDeadline && u.RemoteExpiry > now)
+            else if (u.PublishedActive && u.PublishedLastActive != NoTime && now - u.PublishedLastActive >= _granularityTicks)
+            {
+                u.PublishedActive = false; // derived, as the peer expects us to
+                _observer.OnPublished(index, ToSnapshot(ref u, u.PublishedState, u.PublishedLastActive, false, u.PublishedKinds, PresenceUrgency.Derivable));
+            }
+
+            if (u.RemoteExpiry != NoDeadline && u.RemoteExpiry > now)
             {
                 Schedule(index, u.RemoteExpiry);
             }
@@ -895,13 +937,17 @@ internal sealed class UserTable
         DropExpired(ref u, now);
         var a = Aggregate(ref u, now, out long next);
 
+        // The one place a change's urgency is decided: state, status and device kinds are prompt; last-active movement is
+        // lazy; currently_active falling back as time passes is derivable (peers of this protocol work it out themselves).
         bool publish = force || a.State != u.PublishedState || a.Kinds != u.PublishedKinds;
+        var urgency = PresenceUrgency.Prompt;
         if (!publish)
         {
             bool jumped = Jumped(a.LastActive, u.PublishedLastActive);
             publish = a.State == PresenceState.Online
                 ? a.Active != u.PublishedActive || (!a.Active && jumped)
                 : jumped;
+            urgency = a.State == PresenceState.Online && !a.Active && u.PublishedActive && !jumped ? PresenceUrgency.Derivable : PresenceUrgency.Lazy;
         }
 
         // Deadlines first: the table is consistent before anyone is told anything.
@@ -940,7 +986,7 @@ internal sealed class UserTable
             u.PublishedLastActive = a.LastActive;
             u.PublishedActive = a.Active;
             u.PublishedKinds = a.Kinds;
-            _observer.OnPublished(index, ToSnapshot(ref u, a.State, a.LastActive, a.Active, a.Kinds));
+            _observer.OnPublished(index, ToSnapshot(ref u, a.State, a.LastActive, a.Active, a.Kinds, urgency));
         }
     }
 
@@ -969,8 +1015,8 @@ internal sealed class UserTable
         }
     }
 
-    private PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds)
-        => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds) { Sequence = ++_sequence };
+    private PresenceSnapshot ToSnapshot(ref UserSlot u, PresenceState state, long lastActive, bool active, DeviceKinds kinds, PresenceUrgency urgency = PresenceUrgency.Prompt)
+        => new(u.User, state, u.StatusMessage, ToWall(lastActive), active, kinds) { Sequence = ++_sequence, Urgency = urgency };
 
     private DateTimeOffset? ToWall(long ticks) => ticks == NoTime ? null : _time.ToWall(ticks);
 

@@ -293,7 +293,7 @@ internal sealed partial class DefaultPresenceEngine
             && (snapshot.GetLastActiveAgo(_timeBase.ToWall(now)) is not { } ago || ago > LongOfflineThreshold);
         if (!snapshot.IsUnknown && !longOffline)
         {
-            _outbound.Enqueue(remote.Server, snapshot);
+            OweLocked(remote.Server, snapshot);
         }
     }
 
@@ -436,9 +436,16 @@ internal sealed partial class DefaultPresenceEngine
     {
         if (followups.Sends is { } sends && _outbound is not null)
         {
-            foreach (var send in sends)
+            // One message per server for everything one call decided: three list entries on one server are one poll.
+            foreach (var group in sends.GroupBy(static send => send.To))
             {
-                _outbound.SendNow(send.To, send.Push, send.Poll, send.Unpoll, reminder: false, send.Lists);
+                _outbound.SendNow(
+                    group.Key,
+                    [.. group.SelectMany(static send => send.Push)],
+                    [.. group.SelectMany(static send => send.Poll)],
+                    [.. group.SelectMany(static send => send.Unpoll)],
+                    reminder: false,
+                    [.. group.SelectMany(static send => send.Lists ?? [])]);
             }
         }
 

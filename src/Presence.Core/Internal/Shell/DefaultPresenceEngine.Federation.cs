@@ -16,14 +16,20 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Peer → its users we watch: what we poll it for again when a watchdog fires.</summary>
     private readonly Dictionary<ServerName, HashSet<UserId>> _watching = [];
 
-    /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule.</summary>
+    /// <summary>Peers that have sent a reminder: they follow seed 000, so their users do not go stale by the per-user rule but by the promise lifetime.</summary>
     private readonly HashSet<ServerName> _remindingPeers = [];
+
+    /// <summary>Peers whose messages carry this protocol's ordering key: they derive <c>currently_active</c> themselves.</summary>
+    private readonly HashSet<ServerName> _protocolPeers = [];
+
+    /// <summary>Peers we sent a local user's presence because they share a room: their liveness is kept even with no subscription.</summary>
+    private readonly HashSet<ServerName> _roomPeers = [];
 
     /// <summary>Peer → how many of its users the table holds: a hostile peer cannot grow memory without bound.</summary>
     private readonly Dictionary<ServerName, int> _remoteUsers = [];
 
     private readonly HashSet<ServerName> _serverScratch = [];
-    private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? _reminders;
+    private List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll, bool Reminder)>? _reminders;
     private List<DeferredSend>? _deferredSends;
 
     public async ValueTask ReceiveAsync(ServerName origin, PresenceMessage message, CancellationToken cancellationToken = default)
@@ -46,15 +52,67 @@ internal sealed partial class DefaultPresenceEngine
             return;
         }
 
-        // A poll is honoured only where the peer has reasonable interest: its users share a room with ours.
-        var polled = message.Poll.Take(_options.Federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).ToList();
+        _outbound?.NoteInbound(origin); // a failing destination that talks to us is up: retry now
+        var federation = _options.Federation;
+
+        // Existence first (held, or a record in the store), then interest the caches already know; only the rest cost a
+        // membership lookup, at most MaxMembershipLookupsPerMessage of them.
+        var polled = message.Poll.Take(federation.MaxInboundEntriesPerMessage).Where(user => user.IsOn(_server)).Distinct().ToList();
+        var invited = message.ListRequests.Take(federation.MaxInboundEntriesPerMessage)
+            .Where(r => r is { Action: PresenceListAction.Invite } && r.Observed.IsOn(_server)).Select(static r => r.Observed).Distinct().ToList();
+        HashSet<UserId>? overLookupBudget = null;
+        HashSet<UserId>? noAccount = null;
         if (polled.Count > 0)
         {
             await EnsureLoadedAsync(polled, cancellationToken).ConfigureAwait(false);
-            await EnsureRoomsAsync(polled, cancellationToken).ConfigureAwait(false);
         }
 
-        var federation = _options.Federation;
+        if (invited.Count > 0 && _membership is ILocalUserDirectory directory)
+        {
+            foreach (var user in invited.Take(federation.MaxMembershipLookupsPerMessage))
+            {
+                if (!await directory.UserExistsAsync(user, cancellationToken).ConfigureAwait(false))
+                {
+                    (noAccount ??= []).Add(user);
+                }
+            }
+
+            foreach (var user in invited.Skip(federation.MaxMembershipLookupsPerMessage))
+            {
+                (noAccount ??= []).Add(user); // beyond the lookup budget: refused, not looked up
+            }
+        }
+
+        if (polled.Count > 0)
+        {
+            List<UserId>? lookups = null;
+            lock (_lock)
+            {
+                ThrowIfNotRunning();
+                foreach (var user in polled)
+                {
+                    if (!ExistsLocked(user) || _rooms.TryGetRooms(user, out _) || !VisibilityRule.NeedsRooms(VisibilityOfLocked(user)))
+                    {
+                        continue; // refused without a lookup, or decided by the caches and the user's visibility
+                    }
+
+                    if ((lookups?.Count ?? 0) < federation.MaxMembershipLookupsPerMessage)
+                    {
+                        (lookups ??= []).Add(user);
+                    }
+                    else
+                    {
+                        (overLookupBudget ??= []).Add(user);
+                    }
+                }
+            }
+
+            if (lookups is not null)
+            {
+                await EnsureRoomsAsync(lookups, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         List<PresenceSnapshot>? answer = null;
         List<(UserId Observer, UserId Observed)>? relationsChanged;
         Followups misses;
@@ -69,6 +127,11 @@ internal sealed partial class DefaultPresenceEngine
                 _watchdogs.NoteReminder(origin, now);
             }
 
+            if ((message.IsReminder || message.Sequence is not null) && _protocolPeers.Add(origin))
+            {
+                _outbound?.MarkProtocolPeer(origin); // it derives currently_active: flips are never sent to it
+            }
+
             int budget = federation.MaxInboundEntriesPerMessage;
             int overBudget = 0;
 
@@ -78,7 +141,7 @@ internal sealed partial class DefaultPresenceEngine
                 ? _timeBase.ToTicks(message.PromiseLifetime ?? federation.DefaultPromiseLifetime)
                 : _remoteStaleAfter;
             // Answers first: an accept and the presence it carries arrive together, and the presence must find the permission.
-            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, ref budget, ref overBudget);
+            relationsChanged = ApplyListRequestsLocked(origin, message.ListRequests, noAccount, ref budget, ref overBudget);
             _remoteUsers.TryGetValue(origin, out int heldForOrigin);
             foreach (var pushed in message.Push)
             {
@@ -102,9 +165,9 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "status_too_long");
                 }
-                else if (!ApplyRemoteLocked(pushed, staleAfter, heldForOrigin < federation.MaxRemoteUsersPerPeer, ref heldForOrigin))
+                else if (ApplyRemoteLocked(BusyAsConfigured(pushed), staleAfter, heldForOrigin < federation.MaxRemoteUsersPerPeer, ref heldForOrigin, message.Sequence ?? 0) is var applied && applied != RemoteApplied.Applied)
                 {
-                    DropInbound(origin, "remote_user_cap");
+                    DropInbound(origin, applied == RemoteApplied.OverCap ? "remote_user_cap" : "stale_order");
                 }
             }
 
@@ -126,6 +189,14 @@ internal sealed partial class DefaultPresenceEngine
                 else if (!user.IsOn(_server))
                 {
                     DropInbound(origin, "not_local");
+                }
+                else if (!ExistsLocked(user))
+                {
+                    DropInbound(origin, "no_such_user");
+                }
+                else if (overLookupBudget is not null && overLookupBudget.Contains(user))
+                {
+                    DropInbound(origin, "lookup_budget");
                 }
                 else if (!PeerMaySeeLocked(origin, user))
                 {
@@ -235,7 +306,44 @@ internal sealed partial class DefaultPresenceEngine
             ThrowIfNotRunning();
             _watchdogs.NoteTraffic(origin, Now());
         }
+
+        _outbound?.NoteInbound(origin); // a failing destination that talks to us is up: retry now
     }
+
+    public IPresenceOutbox Outbox => (IPresenceOutbox?)_outbound ?? NoOutbox.Instance;
+
+    /// <summary>Gets how many entries of every kind wait for other servers (tests).</summary>
+    internal int OutboundQueued => _outbound?.QueuedEntries ?? 0;
+
+    /// <summary>Gets whether the outbox treats <paramref name="peer"/> as speaking this protocol (tests).</summary>
+    internal bool IsProtocolPeer(ServerName peer) => _outbound?.IsProtocolPeer(peer) ?? false;
+
+    /// <summary>Queues polls, unpolls and list requests for a server and sends at once (tests).</summary>
+    internal void SendNowForTest(ServerName to, UserId[] poll, UserId[] unpoll, PresenceListRequest[] lists) => _outbound?.SendNow(to, [], poll, unpoll, reminder: false, lists);
+
+    /// <summary>The outbox of an engine without a transport: nothing is ever owed.</summary>
+    private sealed class NoOutbox : IPresenceOutbox
+    {
+        public static readonly NoOutbox Instance = new();
+
+        public PresenceOutboxBatch? TryTake(ServerName destination) => null;
+    }
+
+    /// <summary>Does the local user exist: held in memory, or read from the store (callers load first)? Lock held.</summary>
+    private bool ExistsLocked(UserId user)
+    {
+        var shard = ShardOf(user);
+        lock (shard.Gate)
+        {
+            return shard.Table.TryFind(user, out _);
+        }
+    }
+
+    /// <summary>A peer's busy reaches this server's clients as online where busy is disabled.</summary>
+    private PresenceSnapshot BusyAsConfigured(PresenceSnapshot pushed)
+        => pushed.State != PresenceState.Busy || _options.EnableBusy
+            ? pushed
+            : new PresenceSnapshot(pushed.User, PresenceState.Online, pushed.StatusMessage, pushed.LastActive, pushed.CurrentlyActive, pushed.DeviceKinds);
 
     /// <summary>Starts watching a remote user (tests; the engine does it through presence-list interest).</summary>
     internal void Watch(UserId remote) => WithLock(now => WatchLocked(remote, now));
@@ -363,11 +471,31 @@ internal sealed partial class DefaultPresenceEngine
 
         foreach (var server in servers)
         {
-            _outbound.Enqueue(server, snapshot);
+            OweLocked(server, snapshot);
         }
     }
 
-    /// <summary>Collects reminders for peers whose watchdog fired. Lock held.</summary>
+    /// <summary>
+    /// Queues a local user's presence for a server that may see it, and keeps that server's liveness: watchdogs and
+    /// reminders for peers of this protocol, the periodic re-send for the others. Lock held.
+    /// </summary>
+    private void OweLocked(ServerName server, PresenceSnapshot snapshot)
+    {
+        _outbound!.Enqueue(server, snapshot);
+        if (_roomPeers.Add(server) || !_watchdogs.IsTracked(server))
+        {
+            _watchdogs.Track(server, Now());
+        }
+    }
+
+    /// <summary>
+    /// Collects what fired deadlines owe. The seed's watchdogs (short and long) fire for peers we exchange subscriptions
+    /// with (they polled our users, or we watch theirs): a reminder carrying our current state of every user the peer may
+    /// see — through subscriptions and rooms — and a new poll of its users we watch. The refresh cycle, at the pair's own
+    /// phase, fires for every peer that may see our users: each of them not offline is owed again within the lazy window
+    /// (riding any transaction going there, else one message), so no server that shares a room with our users lets them
+    /// go stale by the 30-minute rule of today's servers. A peer owed nothing either way is released. Lock held.
+    /// </summary>
     private void ExpireWatchdogsLocked(long now)
     {
         if (_watchdogs.NextDeadline > now)
@@ -375,45 +503,96 @@ internal sealed partial class DefaultPresenceEngine
             return; // the tick was for a user deadline
         }
 
-        var fired = new List<(ServerName Peer, bool Long)>();
+        var fired = new List<(ServerName Peer, WatchdogKind Kind)>();
         _watchdogs.Expire(now, fired);
-        foreach (var (peer, isLong) in fired)
+        List<UserId>? showing = null;
+        foreach (var (peer, kind) in fired)
         {
-            _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", isLong ? "long" : "short"));
+            bool refresh = kind == WatchdogKind.Refresh;
+            bool exchange = _subscribedBy.ContainsKey(peer) || _watching.ContainsKey(peer);
+            if (!refresh && !exchange)
+            {
+                continue; // a room-only peer's liveness is the refresh cycle
+            }
+
+            if (!refresh)
+            {
+                _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", kind == WatchdogKind.Long ? "long" : "short"));
+            }
+
             var push = new List<PresenceSnapshot>();
+            var added = new HashSet<UserId>();
             if (_subscribedBy.TryGetValue(peer, out var users))
             {
                 foreach (var user in users)
                 {
-                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot))
+                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown
+                        && (!refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
                     {
-                        if (!snapshot.IsUnknown)
-                        {
-                            push.Add(snapshot);
-                        }
+                        push.Add(snapshot);
                     }
                 }
             }
 
-            List<UserId> poll = _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
+            if (_roomPeers.Contains(peer))
+            {
+                showing ??= CollectShowingLocked();
+                foreach (var user in showing)
+                {
+                    if (!added.Contains(user) && PeerMaySeeLocked(peer, user) && TryReadLocked(user, out var snapshot)
+                        && snapshot.State is not (PresenceState.Offline or PresenceState.Unknown) && added.Add(user))
+                    {
+                        push.Add(snapshot);
+                    }
+                }
+            }
+
+            List<UserId> poll = !refresh && _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
             if (push.Count > 0 || poll.Count > 0)
             {
-                (_reminders ??= []).Add((peer, push, poll)); // no interest either way, no traffic
+                (_reminders ??= []).Add((peer, push, poll, !refresh));
+            }
+            else if (refresh && !exchange)
+            {
+                _roomPeers.Remove(peer); // it sees none of our users any more: no liveness owed
+                ReleasePeerIfIdleLocked(peer);
             }
         }
     }
 
-    /// <summary>Sends collected reminders: our current state of the users the peer subscribed to, and a new poll of its users we watch.</summary>
-    private void SendReminders(List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll)>? reminders)
+    /// <summary>The local users in memory whose presence is not offline. Lock held (takes each shard's gate in turn).</summary>
+    private List<UserId> CollectShowingLocked()
+    {
+        var users = new List<UserId>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                shard.Table.CollectShowing(users);
+            }
+        }
+
+        return users;
+    }
+
+    /// <summary>Sends what fired watchdogs owe: reminders (state and polls) and spec-only re-sends, each peer's in one message.</summary>
+    private void SendReminders(List<(ServerName Peer, List<PresenceSnapshot> Push, List<UserId> Poll, bool Reminder)>? reminders)
     {
         if (reminders is null || _outbound is null)
         {
             return;
         }
 
-        foreach (var (peer, push, poll) in reminders)
+        foreach (var (peer, push, poll, reminder) in reminders)
         {
-            _outbound.SendNow(peer, push, poll, [], reminder: true);
+            if (reminder)
+            {
+                _outbound.SendNow(peer, push, poll, [], reminder);
+            }
+            else
+            {
+                _outbound.Refresh(peer, push); // within the lazy window: rides any transaction going there first
+            }
         }
     }
 

@@ -484,7 +484,7 @@ internal sealed partial class DefaultPresenceEngine
     }
 
     /// <summary>Applies presence-list requests from a peer. Lock held; returns the relations to persist.</summary>
-    private List<(UserId Observer, UserId Observed)>? ApplyListRequestsLocked(ServerName origin, IReadOnlyList<PresenceListRequest> requests, ref int budget, ref int overBudget)
+    private List<(UserId Observer, UserId Observed)>? ApplyListRequestsLocked(ServerName origin, IReadOnlyList<PresenceListRequest> requests, HashSet<UserId>? noAccount, ref int budget, ref int overBudget)
     {
         List<(UserId, UserId)>? changed = null;
         var replies = new List<PresenceListRequest>();
@@ -508,7 +508,13 @@ internal sealed partial class DefaultPresenceEngine
             switch (request.Action)
             {
                 case PresenceListAction.Invite when observerThere:
-                    if (_relations.TryGetValue((observer, observed), out var existing))
+                    if (noAccount is not null && noAccount.Contains(observed))
+                    {
+                        // Refused without a store write: the observer's server learns at once (de-duplicated per pair).
+                        DropInbound(origin, "no_such_user");
+                        replies.Add(new PresenceListRequest(PresenceListAction.Deny, observer, observed));
+                    }
+                    else if (_relations.TryGetValue((observer, observed), out var existing))
                     {
                         if (existing != PresenceListState.Pending)
                         {
@@ -528,8 +534,14 @@ internal sealed partial class DefaultPresenceEngine
 
                     break;
                 case PresenceListAction.Accept or PresenceListAction.Deny when observedThere:
-                    if (_relations.ContainsKey((observer, observed)))
+                    if (_relations.TryGetValue((observer, observed), out var current))
                     {
+                        var answered = request.Action == PresenceListAction.Accept ? PresenceListState.Allowed : PresenceListState.Denied;
+                        if (current == answered)
+                        {
+                            break; // a repeated answer changes nothing and costs no store write
+                        }
+
                         SetRelationLocked(observer, observed, request.Action == PresenceListAction.Accept ? PresenceListState.Allowed : PresenceListState.Denied);
                         (changed ??= []).Add((observer, observed));
                     }

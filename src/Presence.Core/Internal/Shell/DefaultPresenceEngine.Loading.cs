@@ -303,9 +303,10 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Drops the per-peer bookkeeping of a peer we no longer hold anything for. Lock held.</summary>
     private void ReleasePeerIfIdleLocked(ServerName peer)
     {
-        if (!_remoteUsers.ContainsKey(peer) && !_subscribedBy.ContainsKey(peer) && !_watching.ContainsKey(peer) && !_pendingInvites.ContainsKey(peer))
+        if (!_remoteUsers.ContainsKey(peer) && !_subscribedBy.ContainsKey(peer) && !_watching.ContainsKey(peer) && !_pendingInvites.ContainsKey(peer) && !_roomPeers.Contains(peer))
         {
             _remindingPeers.Remove(peer);
+            _protocolPeers.Remove(peer);
             _watchdogs.Untrack(peer);
         }
     }

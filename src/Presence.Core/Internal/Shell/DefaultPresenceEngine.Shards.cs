@@ -110,16 +110,17 @@ internal sealed partial class DefaultPresenceEngine
     /// Applies presence a peer pushed for one of its users. A user the engine does not hold yet is added only while
     /// <paramref name="mayAdd"/> (the peer's cap), and then counted in <paramref name="held"/>. Lock held.
     /// </summary>
-    private bool ApplyRemoteLocked(PresenceSnapshot pushed, long staleAfter, bool mayAdd, ref int held)
+    private RemoteApplied ApplyRemoteLocked(PresenceSnapshot pushed, long staleAfter, bool mayAdd, ref int held, long sequence)
     {
         var shard = ShardOf(pushed.User);
         long next;
+        bool applied;
         lock (shard.Gate)
         {
             bool known = shard.Table.TryFind(pushed.User, out _);
             if (!known && !mayAdd)
             {
-                return false;
+                return RemoteApplied.OverCap;
             }
 
             if (!known)
@@ -127,11 +128,19 @@ internal sealed partial class DefaultPresenceEngine
                 held++;
             }
 
-            shard.Table.ApplyRemote(pushed, shard.Now(_time), staleAfter);
+            applied = shard.Table.ApplyRemote(pushed, shard.Now(_time), staleAfter, sequence);
             next = shard.Table.NextDeadline;
         }
 
         RequestWake(next, long.MinValue); // the pushed presence's expiry
-        return true;
+        return applied ? RemoteApplied.Applied : RemoteApplied.Older;
+    }
+
+    /// <summary>What became of a pushed remote state.</summary>
+    private enum RemoteApplied
+    {
+        Applied,
+        OverCap,
+        Older,
     }
 }

@@ -73,11 +73,11 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
         _rooms = new RoomCache(_server, options.MembershipCacheCapacity, options.ExcludedRooms);
         _metrics = new PresenceInstruments(meterFactory, () => SumOverShards(static t => t.Heartbeats), () => (int)SumOverShards(static t => t.Count), () => (int)SumOverShards(static t => t.ConnectedDevices), () => _subscriptionCount, () => _outbound?.QueuedEntries ?? 0);
-        _watchdogs = new WatchdogManager(_timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog));
+        _watchdogs = new WatchdogManager(_server, _timeBase.ToTicks(options.Federation.ShortWatchdog), _timeBase.ToTicks(options.Federation.LongWatchdog), _timeBase.ToTicks(options.Federation.SpecPeerRefreshInterval));
         _remoteStaleAfter = _timeBase.ToTicks(options.Federation.RemoteStaleAfter);
         if (transport is not null)
         {
-            _outbound = new OutboundScheduler(options.Federation, transport, timeProvider, _timeBase, _logger, _metrics, OnPeerGaveUp, _stopping.Token);
+            _outbound = new OutboundScheduler(_server, options.Federation, transport, timeProvider, _timeBase, _logger, _metrics, OnPeerGaveUp, _stopping.Token);
         }
 
         _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -175,6 +175,8 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         await _timer.DisposeAsync().ConfigureAwait(false);
         if (_outbound is not null)
         {
+            // What waits in the batch or lazy window goes now; bounded, and before the engine's token cancels sends.
+            await _outbound.DrainAsync(_options.ShutdownTimeout).ConfigureAwait(false);
             await _outbound.DisposeAsync().ConfigureAwait(false);
         }
 
@@ -417,7 +419,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
 
             RequestWake(earliest, long.MinValue);
             Followups misses;
-            List<(ServerName, List<PresenceSnapshot>, List<UserId>)>? reminders;
+            List<(ServerName, List<PresenceSnapshot>, List<UserId>, bool)>? reminders;
             lock (_lock)
             {
                 if (_state != Running)
