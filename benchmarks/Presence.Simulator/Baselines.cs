@@ -187,9 +187,14 @@ internal sealed class SynapseStrategy : BaselineStrategy
         }
     }
 
-    private PresencePayload Take(int from, int to)
+    private PresencePayload? Take(int from, int to)
     {
         var pending = _pending[(from * _servers) + to];
+        if (pending.Count == 0)
+        {
+            return null;
+        }
+
         var entries = new List<PresenceSnapshot>(Math.Min(StatesPerEdu, pending.Count));
         foreach (var (user, snapshot) in pending)
         {
@@ -232,9 +237,14 @@ internal sealed class DendriteStrategy : BaselineStrategy
         }
 
         Run.Net.HasPresence = (from, to) => _pending[(from * _servers) + to].Count > 0;
-        Run.Net.TakePresence = (from, to) =>
+        Run.Net.TakePresence = PresencePayload? (from, to) =>
         {
             var pending = _pending[(from * _servers) + to];
+            if (pending.Count == 0)
+            {
+                return null;
+            }
+
             var entries = new List<PresenceSnapshot>();
             while (entries.Count < EdusPerTransaction && pending.TryDequeue(out var next))
             {

@@ -3,9 +3,17 @@ namespace Presence.Simulator;
 /// <summary>
 /// This engine: a real <see cref="IPresenceEngine"/> per server on one fake clock (<see cref="SteppingClock"/>), fed the client trace
 /// (heartbeats at the start and end of every 30 s long-poll, activity, explicit settings, disconnects), with every
-/// transaction's arrival told to the receiver (<see cref="IPresenceEngine.NoteTraffic"/>). Everything the engine sends goes
-/// through <see cref="IPresenceTransport"/> as a message of its own (the engine on this branch has no API to ride the host's
-/// transactions). The only file that knows the engine's federation API: switching to the riding API changes this file.
+/// transaction's arrival told to the receiver (<see cref="IPresenceEngine.NoteTraffic"/>). The only file that knows the
+/// engine's federation API. Two ways to wire it:
+/// <list type="bullet">
+/// <item><b>riding</b> (the default): the host's per-destination queue takes what the engine owes a destination
+/// (<see cref="IPresenceEngine.Outbox"/>, <see cref="IPresenceOutbox.TryTake"/>) into every transaction it builds there,
+/// chat or not, and reports the outcome on the batch; a deadline send through <see cref="IPresenceTransport"/> is the
+/// engine asking the host for a presence-only transaction, which joins the same queue (and takes along room events
+/// queued by then).</item>
+/// <item><b>own transport</b>: a host without a queue; every send through <see cref="IPresenceTransport"/> is a message
+/// of its own.</item>
+/// </list>
 /// </summary>
 internal sealed class EngineStrategy : Strategy
 {
@@ -17,18 +25,31 @@ internal sealed class EngineStrategy : Strategy
     private HashSet<int> _owners = [];
     private bool _stopping;
     private int _outstanding;
-    private static int s_measured;
+    private InMemoryMembershipView? _rooms;
     private long _heapBefore;
+    private readonly Meters _meters = new();
 
-    public EngineStrategy(DateTimeOffset epoch) => _clock = new SteppingClock(epoch);
+    private readonly bool _ride;
+    private Queue<(PresenceMessage Message, TaskCompletionSource Done)>[] _asked = [];
 
-    public override string Name => "this engine";
+    private readonly TimeSpan? _syncTimeout;
+
+    public EngineStrategy(DateTimeOffset epoch, bool ride, TimeSpan? syncTimeout = null)
+    {
+        _clock = new SteppingClock(epoch);
+        _ride = ride;
+        _syncTimeout = syncTimeout;
+    }
+
+    public override string Name => (_ride ? "this engine" : "this engine, own transport") + (_syncTimeout is { } t ? $", sync timeout {t.TotalSeconds:F0} s" : string.Empty);
+
+    public bool DerivesCurrentlyActive => true;
 
     public override bool UsesTrace => true;
 
     public override long? MemoryBytes => _memory;
 
-    public override string Diagnostics => $"reads not completed at once: {PendingReads}, engine calls failed: {Failures}, never completed: {_outstanding}";
+    public override string Diagnostics => $"sends from other threads: {OffThreadSends}, reads not completed at once: {PendingReads}, engine calls failed: {Failures}, never completed: {_outstanding}";
 
     public override async Task StartAsync()
     {
@@ -42,31 +63,78 @@ internal sealed class EngineStrategy : Strategy
             }
         }
 
-        _heapBefore = Heap(); // the host's rooms are not the engine's memory
+        _rooms = rooms;
+        _heapBefore = Heap(); // the host's rooms are not the engines' memory
 
         _engines = new IPresenceEngine[world.Servers.Length];
         for (int s = 0; s < _engines.Length; s++)
         {
             var options = new PresenceOptions { ServerName = world.Servers[s] };
+            if (_syncTimeout is { } timeout)
+            {
+                options.SyncTimeout = timeout;
+            }
+
             foreach (var room in Run.ExcludedRooms)
             {
                 options.ExcludedRooms.Add(room);
             }
 
-            _engines[s] = PresenceEngine.Create(options, rooms, timeProvider: _clock, transport: new Transport(this, s));
+            _engines[s] = PresenceEngine.Create(options, rooms, timeProvider: _clock, meterFactory: _meters, transport: new Transport(this, s));
             await _engines[s].StartAsync().ConfigureAwait(false);
         }
 
         _owners = [.. world.Lists.Select(l => l.Owner)];
         _devicesOn = new int[world.Users.Length];
         _session = new long[world.Users.Length * World.DevicesPerUser];
+        int servers = world.Servers.Length;
+        _asked = new Queue<(PresenceMessage, TaskCompletionSource)>[servers * servers];
+        for (int i = 0; i < _asked.Length; i++)
+        {
+            _asked[i] = new();
+        }
+
+        Run.DeriveActive = true; // peers that speak this protocol derive currently_active from last-active
         Run.Net.Delivered = (from, to, payload, chat) =>
         {
-            if (chat && !_stopping)
+            if (_stopping)
+            {
+                return;
+            }
+
+            if (chat)
             {
                 _engines[to].NoteTraffic(world.Servers[from]);
             }
+
+            if (payload?.Tag is Ride ride)
+            {
+                foreach (var message in ride.Messages)
+                {
+                    Arrive(from, to, message);
+                }
+
+                ride.Batch?.Complete();
+                foreach (var done in ride.Asked)
+                {
+                    done.SetResult();
+                }
+            }
         };
+        if (_ride)
+        {
+            Run.Net.HasPresence = (from, to) => _asked[(from * servers) + to].Count > 0;
+            Run.Net.TakePresence = Take;
+            Run.Net.PresenceFailed = (_, to, payload) =>
+            {
+                var ride = (Ride)payload.Tag!;
+                ride.Batch?.Fail();
+                foreach (var done in ride.Asked)
+                {
+                    done.SetException(new InvalidOperationException($"{Run.World.Servers[to]} is unreachable (simulated outage)."));
+                }
+            };
+        }
         Run.Sim.StepClock = _clock.StepTowards;
 
         // Presence lists: each owner asks, each target allows (through federation when they are on other servers).
@@ -155,17 +223,37 @@ internal sealed class EngineStrategy : Strategy
 
     public override ValueTask DisposeAsync()
     {
-        // The heap grown over the run, less what the simulator itself recorded meanwhile (transactions, staleness samples).
-        // Only the first engine run in a process is measured: disposed engines stay reachable for a while after disposal
-        // (something outside them holds them until later engines run), which would skew a later run's baseline.
+        // The engines' memory: the heap grown over the run, less what the simulation itself recorded meanwhile. Then they
+        // are dropped, not disposed (disposal drains, and its work would be counted), with their meters.
         long grown = Heap() - _heapBefore - Run.RecordedBytes;
-        _memory = Interlocked.Exchange(ref s_measured, 1) == 0 ? grown : null;
-        StopEngines();
+        _memory = grown > 0 ? grown : null; // below what the estimate of the run's own records can resolve
+        var probe = new WeakReference(_engines[0]);
+        _stopping = true;
+        _engines = [];
+        _asked = [];
+        _clock.Clear();
+        Run.Sim.Clear();
+        Run.Net.Delivered = null;
+        Run.Net.TakePresence = null;
+        Run.Net.HasPresence = null;
+        Run.Net.PresenceFailed = null;
+        Run.Sim.StepClock = null;
+        _meters.Dispose(); // a meter stays in a process-wide list, with its gauges' callbacks, until disposed
+        if (Run.Debug)
+        {
+            Heap();
+            Console.WriteLine($"engines collected after the run: {!probe.IsAlive}");
+        }
+
+        GC.KeepAlive(_rooms);
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Gets the number of reads that did not complete at once (counted as unknown rather than waited for).</summary>
     public int PendingReads { get; private set; }
+
+    /// <summary>Gets the number of sends the engines made from another thread than the simulation's.</summary>
+    public int OffThreadSends { get; set; }
 
     /// <summary>Gets the number of engine calls that failed (they must not).</summary>
     public int Failures { get; private set; }
@@ -176,27 +264,6 @@ internal sealed class EngineStrategy : Strategy
         GC.WaitForPendingFinalizers();
         GC.Collect();
         return GC.GetTotalMemory(forceFullCollection: true);
-    }
-
-    private void StopEngines()
-    {
-        // Disposal drains with a bound on the engines' clock and may wait for sends the simulation delivers: keep it running.
-        _stopping = true;
-        var disposing = Task.WhenAll(_engines.Select(e => e.DisposeAsync().AsTask()).ToArray());
-        long limit = Run.Sim.Now + 120_000;
-        while (!disposing.IsCompleted && Run.Sim.Now < limit)
-        {
-            Run.Sim.RunUntil(Run.Sim.Now + 1_000);
-        }
-
-        if (!disposing.IsCompletedSuccessfully)
-        {
-            Failures++;
-        }
-
-        _engines = [];
-        Run.Net.Delivered = null;
-        Run.Sim.StepClock = null;
     }
 
     private void Observe(ValueTask task)
@@ -243,39 +310,130 @@ internal sealed class EngineStrategy : Strategy
         });
     }
 
+    private PresencePayload? Take(int from, int to)
+    {
+        var asked = _asked[(from * Run.World.Servers.Length) + to];
+        var messages = new List<PresenceMessage>();
+        var dones = new List<TaskCompletionSource>();
+        while (asked.TryDequeue(out var next))
+        {
+            messages.Add(next.Message);
+            dones.Add(next.Done);
+        }
+
+        var batch = _stopping ? null : _engines[from].Outbox.TryTake(Run.World.Servers[to]);
+        if (batch is not null)
+        {
+            messages.AddRange(batch.Messages);
+        }
+
+        if (Run.Debug && from == 0 && to == 2 && Run.Sim.Now < 300_000)
+        {
+            Console.WriteLine($"take 0->2 t={Run.Sim.Now / 1000.0:F1}: asked {dones.Count}, batch {(batch is null ? "none" : batch.Messages.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}, pushes {messages.Sum(m => m.Push.Count)}");
+        }
+
+        if (messages.Count == 0)
+        {
+            batch?.Dispose();
+            return null;
+        }
+
+        return Payload(from, messages, new Ride(messages, batch, dones));
+    }
+
+    /// <summary>Sizes what rides with the codec the host would write it with (one EDU's content into its own JSON).</summary>
+    private PresencePayload Payload(int from, List<PresenceMessage> messages, object tag)
+    {
+        var payload = new PresencePayload { Tag = tag, EntryCount = messages.Sum(m => m.EntryCount) };
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var message in messages)
+            {
+                payload.Edus += MatrixPresenceCodec.WriteEdus(writer, message, Run.Wall(Run.Sim.Now));
+                payload.Entries.AddRange(message.Push);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        payload.Bytes = buffer.WrittenCount;
+        return payload;
+    }
+
+    private void Arrive(int from, int to, PresenceMessage message)
+    {
+        foreach (var snapshot in message.Push)
+        {
+            Run.Received(to, snapshot);
+        }
+
+        Observe(_engines[to].ReceiveAsync(Run.World.Servers[from], message, CancellationToken.None));
+    }
+
+    /// <summary>The engines' meters, so they can be let go of at the end (an undisposed meter keeps its engine alive).</summary>
+    private sealed class Meters : System.Diagnostics.Metrics.IMeterFactory
+    {
+        private readonly List<System.Diagnostics.Metrics.Meter> _created = [];
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter(options);
+            _created.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _created)
+            {
+                meter.Dispose();
+            }
+
+            _created.Clear();
+        }
+    }
+
+    private sealed record Ride(List<PresenceMessage> Messages, PresenceOutboxBatch? Batch, List<TaskCompletionSource> Asked);
+
     private sealed class Transport(EngineStrategy owner, int from) : IPresenceTransport
     {
         public ValueTask SendAsync(ServerName destination, PresenceMessage message, CancellationToken cancellationToken)
         {
             var run = owner.Run;
             int to = run.ServerIndex[destination];
-            var payload = new PresencePayload { Edus = 1, Tag = message, EntryCount = message.EntryCount };
-            payload.Entries.AddRange(message.Push);
-            payload.Bytes = Sizes.Edu(run.World.Servers[from], run.Wall(run.Sim.Now), message);
             var done = new TaskCompletionSource(); // completes on the simulation's thread, inline
+            if (Environment.CurrentManagedThreadId != run.Sim.Thread)
+            {
+                // An engine continuation on the thread pool: hand the send to the simulation's thread, at the engines' clock.
+                owner.OffThreadSends++;
+                run.Sim.At(owner._clock.NowMs, () => Start(run, to, destination, message, done));
+                return new ValueTask(done.Task);
+            }
+
+            Start(run, to, destination, message, done);
+            return new ValueTask(done.Task);
+        }
+
+        private void Start(Run run, int to, ServerName destination, PresenceMessage message, TaskCompletionSource done)
+        {
+            if (owner._ride)
+            {
+                // The engine asks for a presence-only transaction: it joins the host's queue to that destination.
+                owner._asked[(from * run.World.Servers.Length) + to].Enqueue((message, done));
+                run.Net.Wake(from, to);
+                return;
+            }
+
+            var payload = owner.Payload(from, [message], new Ride([message], null, [done]));
             run.Net.SendDirect(from, to, payload, ok =>
             {
-                if (ok)
-                {
-                    foreach (var snapshot in message.Push)
-                    {
-                        run.Received(to, snapshot);
-                    }
-
-                    if (!owner._stopping)
-                    {
-                        // Never block the simulation's thread: an answer the engine sends completes when the simulation delivers it.
-                        owner.Observe(owner._engines[to].ReceiveAsync(run.World.Servers[from], message, CancellationToken.None));
-                    }
-
-                    done.SetResult();
-                }
-                else
+                if (!ok)
                 {
                     done.SetException(new InvalidOperationException($"{destination} is unreachable (simulated outage)."));
                 }
             });
-            return new ValueTask(done.Task);
         }
     }
 }

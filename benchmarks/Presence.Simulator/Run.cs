@@ -132,6 +132,13 @@ internal sealed class Run
     /// <summary>Gets the heap the run's own records take (the transaction log and the staleness samples).</summary>
     public long RecordedBytes => ((long)Net.Sent.Capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<Txn>()) + ((long)Staleness.Capacity * 16) + ((long)LostViews.Count * 16);
 
+    /// <summary>
+    /// Gets or sets a value indicating whether receivers derive <c>currently_active</c> from the last-active time (peers that
+    /// speak this protocol) instead of holding the flag they were sent.
+    /// </summary>
+    public bool DeriveActive { get; set; }
+
+
     public static long Key(int server, int user) => ((long)server << 32) | (uint)user;
 
     public DateTimeOffset Wall(long t) => Epoch.AddMilliseconds(t);
@@ -188,7 +195,13 @@ internal sealed class Run
 
                     foreach (int v in _viewsOfUser[c.User])
                     {
-                        Resolve(v, next); // a receiver may already hold it (a flap back)
+                        Resolve(v, next); // a receiver may already hold it (a flap back, or a flip it derives)
+                    }
+
+                    if (DeriveActive && !c.Prompt)
+                    {
+                        int user = c.User;
+                        Sim.At(next + 1, () => { foreach (int v in _viewsOfUser[user]) { Resolve(v, Sim.Now); } }, phase: 2);
                     }
                 }
 
@@ -247,6 +260,7 @@ internal sealed class Run
         view.State = snapshot.State;
         view.Status = StatusId(snapshot.StatusMessage);
         view.Active = snapshot.CurrentlyActive;
+        view.LastActive = snapshot.LastActive is { } at ? (long)(at - Epoch).TotalMilliseconds : long.MinValue;
         view.ReceivedAt = Sim.Now;
         Resolve(v, Sim.Now);
     }
@@ -295,7 +309,7 @@ internal sealed class Run
                 continue;
             }
 
-            if (c.State == view.State && c.Status == view.Status && (c.Prompt || c.Active == view.Active))
+            if (c.State == view.State && c.Status == view.Status && (c.Prompt || c.Active == ActiveAt(view, t)))
             {
                 for (int i = view.Next; i <= k; i++)
                 {
@@ -323,6 +337,11 @@ internal sealed class Run
         }
     }
 
+    private bool ActiveAt(in View view, long t)
+        => DeriveActive
+            ? view.State == PresenceState.Online && view.LastActive != long.MinValue && t - view.LastActive < Reference.Granularity
+            : view.Active;
+
     private void SampleViews(long t)
     {
         foreach (int v in _sample)
@@ -337,6 +356,13 @@ internal sealed class Run
             var (state, _) = Strategy.ReadView(_viewServer[v], user);
             if (state is PresenceState.Unknown or PresenceState.Offline)
             {
+                if (Debug && LostSamples < 5)
+                {
+                    var wire = Wire(_viewServer[v], user);
+                    Console.WriteLine(Net.Describe(World.ServerOf[user], _viewServer[v]));
+                    Console.WriteLine($"lost t={t / 1000.0:F0} view {v} server {_viewServer[v]} user {user} (server {World.ServerOf[user]}) reads {state}; truth {Reference.At(user, t).State}; wire {wire.State} received t={wire.ReceivedAt / 1000.0:F0}");
+                }
+
                 LostSamples++;
                 LostViews.Add(v);
             }
@@ -391,6 +417,7 @@ internal sealed class Run
         public int Status;
         public bool Active;
         public long ReceivedAt;
+        public long LastActive;
         public int Next;
     }
 }

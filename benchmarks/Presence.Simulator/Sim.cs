@@ -20,20 +20,27 @@ internal sealed class Sim
         }
     }
 
+    /// <summary>Drops every pending event (the run is over).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _queue.Clear();
+        }
+    }
+
+    /// <summary>Gets the thread the loop runs on (engine callbacks from other threads are marshalled onto it).</summary>
+    public int Thread { get; private set; } = -1;
+
     public void RunUntil(long end)
     {
+        Thread = Environment.CurrentManagedThreadId;
         while (true)
         {
-            Action action;
-            long t;
+            long t = end;
             lock (_lock)
             {
-                if (!_queue.TryPeek(out action!, out var key) || key.T > end)
-                {
-                    t = end;
-                    action = null!;
-                }
-                else
+                if (_queue.TryPeek(out _, out var key) && key.T <= end)
                 {
                     t = key.T;
                 }
@@ -44,15 +51,27 @@ internal sealed class Sim
                 continue; // the clock moved part of the way; events it caused may come first
             }
 
-            Now = t;
-            if (action is null)
-            {
-                return;
-            }
-
+            Action? action = null;
             lock (_lock)
             {
-                _queue.Dequeue();
+                // Peek again: the clock's step, or another thread, may have added an earlier event.
+                if (_queue.TryPeek(out var next, out var key) && key.T <= t)
+                {
+                    _queue.Dequeue();
+                    action = next;
+                    Now = key.T;
+                }
+            }
+
+            if (action is null)
+            {
+                if (t >= end)
+                {
+                    Now = end;
+                    return;
+                }
+
+                continue;
             }
 
             action();
@@ -112,10 +131,10 @@ internal sealed class HostNetwork
 
     public List<Txn> Sent { get; } = [];
 
-    /// <summary>Set by strategies that ride the host's transactions: presence owed to (from, to), taken when a transaction is built.</summary>
+    /// <summary>Set by strategies that ride the host's transactions: presence owed to (from, to), taken whenever a transaction is built (null when none).</summary>
     public Func<int, int, PresencePayload?>? TakePresence { get; set; }
 
-    /// <summary>Whether a strategy has presence waiting for (from, to).</summary>
+    /// <summary>Whether a strategy has presence that needs a transaction to (from, to) even without room events.</summary>
     public Func<int, int, bool>? HasPresence { get; set; }
 
     /// <summary>Told when a transaction carrying a strategy's presence failed.</summary>
@@ -163,6 +182,12 @@ internal sealed class HostNetwork
         });
     }
 
+    public string Describe(int from, int to)
+    {
+        var q = _queues[(from * _servers) + to];
+        return $"pdus {q.Pdus} inflight {q.InFlight} wake {q.WakeScheduled} retry {q.RetryAt} failures {q.Failures}";
+    }
+
     private void Build(int from, int to)
     {
         var q = _queues[(from * _servers) + to];
@@ -180,7 +205,12 @@ internal sealed class HostNetwork
 
         int pdus = Math.Min(q.Pdus, 50);
         q.Pdus -= pdus;
-        var payload = presence ? TakePresence!(from, to) : null;
+        var payload = TakePresence?.Invoke(from, to); // whatever presence is owed rides, whatever woke the queue
+        if (payload is null && pdus == 0)
+        {
+            return;
+        }
+
         long now = Run.Sim.Now;
         bool down = Run.World.LinkDown(from, to, now);
         Sent.Add(new Txn(now, from, to, pdus, payload?.Count ?? 0, payload?.Edus ?? 0, payload?.Bytes ?? 0, down));

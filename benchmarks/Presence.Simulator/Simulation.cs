@@ -5,7 +5,9 @@ namespace Presence.Simulator;
 /// <summary>Generates the workload once and replays it for every strategy, with big rooms shared and excluded.</summary>
 internal static class Simulation
 {
-    public static readonly string[] AllStrategies = ["naive", "synapse", "dendrite", "engine"];
+    public static readonly string[] AllStrategies = ["naive", "synapse", "dendrite", "engine", "engine-sync35"];
+
+    public static readonly string[] KnownStrategies = [.. AllStrategies, "engine-transport"];
 
     public static async Task<List<Result>> RunAsync(WorkloadOptions options, IReadOnlyList<string> strategies, bool withBigRooms, bool withBigRoomsExcluded, TextWriter? log = null)
     {
@@ -30,8 +32,10 @@ internal static class Simulation
                     "naive" => new NaiveStrategy(),
                     "synapse" => new SynapseStrategy(),
                     "dendrite" => new DendriteStrategy(),
-                    "engine" => new EngineStrategy(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero)),
-                    _ => throw new ArgumentException($"Unknown strategy '{name}'; use {string.Join(", ", AllStrategies)}."),
+                    "engine" => new EngineStrategy(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero), ride: true),
+                    "engine-sync35" => new EngineStrategy(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero), ride: true, TimeSpan.FromSeconds(35)),
+                    "engine-transport" => new EngineStrategy(new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero), ride: false),
+                    _ => throw new ArgumentException($"Unknown strategy '{name}'; use {string.Join(", ", KnownStrategies)}."),
                 };
                 var run = new Run(world, reference, interest, strategy, excluded, excludedRooms);
                 results.Add(await run.ExecuteAsync().ConfigureAwait(false));

@@ -3,14 +3,17 @@ using Microsoft.Extensions.Time.Testing;
 namespace Presence.Simulator;
 
 /// <summary>
-/// The engines' clock: a <see cref="FakeTimeProvider"/> whose timers are tracked, so the simulation can advance it
-/// straight to the next instant something is due instead of in small fixed steps. Every timer callback runs at its due
-/// time (to the millisecond), as on a real clock.
+/// The engines' clock. The time is a <see cref="FakeTimeProvider"/>'s; the timers are this class's own, and fire only
+/// when the simulation moves the clock (<see cref="StepTowards"/>), on the simulation's thread, each at its due
+/// millisecond. (A <see cref="FakeTimeProvider"/> timer fires on whichever thread changes a timer while another is due,
+/// which would let the engines' background work run timer callbacks beside the simulation.) Moving straight to the next
+/// due timer also saves stepping through idle time.
 /// </summary>
 internal sealed class SteppingClock(DateTimeOffset epoch) : TimeProvider
 {
     private readonly Lock _lock = new();
-    private readonly HashSet<Tracked> _armed = [];
+    private readonly HashSet<SimTimer> _armed = [];
+    private long _created;
 
     public FakeTimeProvider Fake { get; } = new(epoch);
 
@@ -22,7 +25,7 @@ internal sealed class SteppingClock(DateTimeOffset epoch) : TimeProvider
 
     public override long TimestampFrequency => Fake.TimestampFrequency;
 
-    /// <summary>Moves the clock towards <paramref name="targetMs"/>, stopping at the first timer due on the way; returns where it stopped.</summary>
+    /// <summary>Moves the clock towards <paramref name="targetMs"/>, stopping at the first timer due on the way, and fires what is due; returns where it stopped.</summary>
     public long StepTowards(long targetMs)
     {
         if (targetMs <= NowMs)
@@ -40,31 +43,83 @@ internal sealed class SteppingClock(DateTimeOffset epoch) : TimeProvider
         }
 
         Fake.Advance(TimeSpan.FromMilliseconds(next - NowMs));
-        NowMs = next;
+        lock (_lock)
+        {
+            NowMs = next;
+        }
+
+        while (true)
+        {
+            SimTimer? due = null;
+            lock (_lock)
+            {
+                foreach (var t in _armed)
+                {
+                    if (t.DueMs <= NowMs && (due is null || t.DueMs < due.DueMs || (t.DueMs == due.DueMs && t.Order < due.Order)))
+                    {
+                        due = t;
+                    }
+                }
+
+                if (due is null)
+                {
+                    break;
+                }
+
+                if (due.PeriodMs > 0)
+                {
+                    due.DueMs = NowMs + due.PeriodMs;
+                }
+                else
+                {
+                    _armed.Remove(due);
+                }
+            }
+
+            due.Callback(due.State);
+        }
+
         return next;
+    }
+
+    /// <summary>Forgets every timer (the run is over).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _armed.Clear();
+        }
     }
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new Tracked(this, callback, state);
-        timer.Arm(dueTime, period);
-        timer.Inner = Fake.CreateTimer(static s => ((Tracked)s!).Fire(), timer, dueTime, period);
+        SimTimer timer;
+        lock (_lock)
+        {
+            timer = new SimTimer(this, callback, state, _created++);
+        }
+
+        timer.Change(dueTime, period);
         return timer;
     }
 
-    private sealed class Tracked(SteppingClock clock, TimerCallback callback, object? state) : ITimer
+    private sealed class SimTimer(SteppingClock clock, TimerCallback callback, object? state, long order) : ITimer
     {
-        private long _periodMs;
+        public TimerCallback Callback { get; } = callback;
 
-        public ITimer Inner { get; set; } = null!;
+        public object? State { get; } = state;
 
-        public long DueMs { get; private set; }
+        public long Order { get; } = order;
 
-        public void Arm(TimeSpan dueTime, TimeSpan period)
+        public long DueMs { get; set; }
+
+        public long PeriodMs { get; private set; }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
         {
             lock (clock._lock)
             {
-                _periodMs = period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(period.TotalMilliseconds);
+                PeriodMs = period == Timeout.InfiniteTimeSpan || period <= TimeSpan.Zero ? 0 : (long)Math.Ceiling(period.TotalMilliseconds);
                 if (dueTime == Timeout.InfiniteTimeSpan)
                 {
                     clock._armed.Remove(this);
@@ -75,29 +130,8 @@ internal sealed class SteppingClock(DateTimeOffset epoch) : TimeProvider
                     clock._armed.Add(this);
                 }
             }
-        }
 
-        public void Fire()
-        {
-            lock (clock._lock)
-            {
-                if (_periodMs > 0)
-                {
-                    DueMs = clock.NowMs + _periodMs;
-                }
-                else
-                {
-                    clock._armed.Remove(this);
-                }
-            }
-
-            callback(state);
-        }
-
-        public bool Change(TimeSpan dueTime, TimeSpan period)
-        {
-            Arm(dueTime, period);
-            return Inner.Change(dueTime, period);
+            return true;
         }
 
         public void Dispose()
@@ -106,8 +140,6 @@ internal sealed class SteppingClock(DateTimeOffset epoch) : TimeProvider
             {
                 clock._armed.Remove(this);
             }
-
-            Inner.Dispose();
         }
 
         public ValueTask DisposeAsync()
