@@ -42,7 +42,7 @@ internal static class Report
                 r.LostSamples,
                 r.ViewSamples,
                 r.LostViews,
-                r.RecoveryMs is { } ms ? string.Format(Inv, "{0:F1} s", ms / 1000.0) : "not within 30 min",
+                !r.HasOutage ? "–" : r.RecoveryMs is { } ms ? string.Format(Inv, "{0:F1} s", ms / 1000.0) : "not within 30 min",
                 r.MemoryPerUser is { } m ? string.Format(Inv, "{0:N0} B", m) : "–"));
         }
 

@@ -39,6 +39,7 @@ internal sealed class Result
         ViewSamples = run.ViewSamples;
         LostViews = run.LostViews.Count;
         RecoveryMs = run.RecoveryMs;
+        HasOutage = world.Options.HasOutage;
         MemoryPerUser = memoryBytes is { } m ? (double)m / world.Users.Length : null;
     }
 
@@ -81,6 +82,8 @@ internal sealed class Result
     public int LostViews { get; }
 
     public long? RecoveryMs { get; }
+
+    public bool HasOutage { get; }
 
     public double? MemoryPerUser { get; }
 
