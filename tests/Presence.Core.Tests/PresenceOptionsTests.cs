@@ -27,6 +27,10 @@ public sealed class PresenceOptionsTests
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.FailureHorizon = TimeSpan.FromMinutes(1)), "PresenceOptions.Federation.FailureHorizon").SetName("Horizon below retry max");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.RemoteStaleAfter = TimeSpan.Zero), "PresenceOptions.Federation.RemoteStaleAfter").SetName("Stale-after zero");
         yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxSubscriptionsPerPeer = 0), "PresenceOptions.Federation.MaxSubscriptionsPerPeer").SetName("Subscriptions per peer zero");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxEntriesPerMessage = 1001), "PresenceOptions.Federation.MaxEntriesPerMessage").SetName("Entries per message above what a receiver reads");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.LazyWindow = TimeSpan.FromSeconds(5)), "PresenceOptions.Federation.LazyWindow").SetName("Lazy window below the batch window");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.SpecPeerRefreshInterval = TimeSpan.FromMinutes(30)), "PresenceOptions.Federation.SpecPeerRefreshInterval").SetName("Refresh interval at the peers' expiry");
+        yield return new TestCaseData((Action<PresenceOptions>)(o => o.Federation.MaxMembershipLookupsPerMessage = -1), "PresenceOptions.Federation.MaxMembershipLookupsPerMessage").SetName("Lookup budget negative");
     }
 
     [TestCaseSource(nameof(InvalidOptions))]

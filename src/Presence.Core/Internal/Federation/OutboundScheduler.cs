@@ -161,11 +161,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
             }
 
             var peer = GetPeerLocked(destination);
-            foreach (var snapshot in push)
-            {
-                AddPushLocked(peer, snapshot);
-            }
-
+            AddPushesLocked(peer, push);
             foreach (var user in poll)
             {
                 AddPollLocked(peer, user, poll: true);
@@ -208,11 +204,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
             }
 
             var peer = GetPeerLocked(destination);
-            foreach (var snapshot in push)
-            {
-                AddPushLocked(peer, snapshot);
-            }
-
+            AddPushesLocked(peer, push);
             long now = _time.GetTimestamp();
             OweLocked(peer, LazyDue(peer, now));
             ArmLocked(now);
@@ -333,6 +325,14 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         }
 
         return peer;
+    }
+
+    private void AddPushesLocked(Peer peer, IReadOnlyList<PresenceSnapshot> push)
+    {
+        foreach (var snapshot in push)
+        {
+            AddPushLocked(peer, snapshot);
+        }
     }
 
     private void AddPushLocked(Peer peer, PresenceSnapshot snapshot)

@@ -315,6 +315,9 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Gets how many entries of every kind wait for other servers (tests).</summary>
     internal int OutboundQueued => _outbound?.QueuedEntries ?? 0;
 
+    /// <summary>Gets how many sends to other servers are in flight (tests wait for them).</summary>
+    internal int OutboundInFlight => _outbound?.InFlight ?? 0;
+
     /// <summary>Gets whether the outbox treats <paramref name="peer"/> as speaking this protocol (tests).</summary>
     internal bool IsProtocolPeer(ServerName peer) => _outbound?.IsProtocolPeer(peer) ?? false;
 
