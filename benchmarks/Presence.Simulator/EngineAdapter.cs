@@ -225,7 +225,13 @@ internal sealed class EngineStrategy : Strategy
     {
         // The engines' memory: the heap grown over the run, less what the simulation itself recorded meanwhile. Then they
         // are dropped, not disposed (disposal drains, and its work would be counted), with their meters.
-        long grown = Heap() - _heapBefore - Run.RecordedBytes;
+        long after = Heap();
+        long grown = after - _heapBefore - Run.RecordedBytes;
+        if (Run.Debug)
+        {
+            Console.WriteLine($"heap before {_heapBefore:N0}, after {after:N0}, records {Run.RecordedBytes:N0}");
+        }
+
         _memory = grown > 0 ? grown : null; // below what the estimate of the run's own records can resolve
         var probe = new WeakReference(_engines[0]);
         _stopping = true;
