@@ -42,6 +42,7 @@ internal sealed class Run
     private readonly int[] _viewUser;
     private readonly View[] _views;
     private readonly int[] _sample;
+    private readonly int[][] _listOwners;
     private readonly bool _excluded;
     private long _firstTrafficAfterOutage = -1;
     private long _recoveredAt = -1;
@@ -73,6 +74,17 @@ internal sealed class Run
 
         _viewServer = [.. servers];
         _viewUser = [.. users];
+
+        // Views that exist only through presence lists: a viewer is there only while a list owner on that server is online
+        // (the engine polls list entries only while an owner's client cares). Elsewhere, every view counts.
+        _listOwners = new int[servers.Count][];
+        var owners = world.Lists.GroupBy(l => (world.ServerOf[l.Owner], l.Target)).ToDictionary(g => g.Key, g => g.Select(l => l.Owner).ToArray());
+        for (int v = 0; v < servers.Count; v++)
+        {
+            int u = users[v], d = servers[v];
+            bool viaRoom = world.RoomsOf[u].Any(r => !excludedRooms.Contains(world.RoomIds[r]) && world.Members[r].Any(m => world.ServerOf[m] == d));
+            _listOwners[v] = viaRoom ? [] : owners.GetValueOrDefault((d, u), []);
+        }
         _views = new View[servers.Count];
         for (int v = 0; v < _views.Length; v++)
         {
@@ -232,7 +244,7 @@ internal sealed class Run
             var list = Reference.PerUser[_viewUser[v]];
             for (int i = view.Next; i < list.Count && list[i].T < end - 120_000; i++)
             {
-                if (!InOutage(v, list[i].T, end))
+                if (!InOutage(v, list[i].T, end) && Watched(v, list[i].T))
                 {
                     Undelivered++;
                 }
@@ -281,6 +293,9 @@ internal sealed class Run
 
     public long? FirstTrafficAfterOutage => _firstTrafficAfterOutage < 0 ? null : _firstTrafficAfterOutage;
 
+    /// <summary>Whether someone on the view's server is looking: always for room views; for list-only views, a list owner online.</summary>
+    private bool Watched(int v, long t) => _listOwners[v].Length == 0 || _listOwners[v].Any(o => Reference.At(o, t).State != PresenceState.Offline);
+
     private bool Involves(int v, int server) => _viewServer[v] == server || World.ServerOf[_viewUser[v]] == server;
 
     private bool InOutage(int v, long from, long to)
@@ -313,6 +328,11 @@ internal sealed class Run
             {
                 for (int i = view.Next; i <= k; i++)
                 {
+                    if (!Watched(v, list[i].T))
+                    {
+                        continue;
+                    }
+
                     if (Debug && DebugView < 0 && t - list[i].T > 300_000)
                     {
                         DebugView = v;
@@ -347,7 +367,7 @@ internal sealed class Run
         foreach (int v in _sample)
         {
             int user = _viewUser[v];
-            if (!Reference.PresentSince(user, t, LostAfter) || InOutage(v, t - 60_000, t))
+            if (!Reference.PresentSince(user, t, LostAfter) || InOutage(v, t - 60_000, t) || !Watched(v, t - LostAfter) || !Watched(v, t))
             {
                 continue;
             }
@@ -359,7 +379,8 @@ internal sealed class Run
                 if (Debug && LostSamples < 5)
                 {
                     var wire = Wire(_viewServer[v], user);
-                    Console.WriteLine(Net.Describe(World.ServerOf[user], _viewServer[v]));
+                    bool viaRoom = World.RoomsOf[user].Any(r => !ExcludedRooms.Contains(World.RoomIds[r]) && World.Members[r].Any(m => World.ServerOf[m] == _viewServer[v]));
+                    Console.WriteLine($"{Net.Describe(World.ServerOf[user], _viewServer[v])}; shares a room: {viaRoom}");
                     Console.WriteLine($"lost t={t / 1000.0:F0} view {v} server {_viewServer[v]} user {user} (server {World.ServerOf[user]}) reads {state}; truth {Reference.At(user, t).State}; wire {wire.State} received t={wire.ReceivedAt / 1000.0:F0}");
                 }
 
@@ -379,7 +400,7 @@ internal sealed class Run
         int x = World.Options.OutageServer;
         foreach (int v in _sample)
         {
-            if (!Involves(v, x))
+            if (!Involves(v, x) || !Watched(v, t))
             {
                 continue;
             }
