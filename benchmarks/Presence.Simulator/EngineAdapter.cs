@@ -2,7 +2,7 @@ namespace Presence.Simulator;
 
 /// <summary>
 /// This engine: a real <see cref="IPresenceEngine"/> per server on one fake clock (<see cref="SteppingClock"/>), fed the client trace
-/// (heartbeats at the start and end of every 30 s long-poll, activity, explicit settings, disconnects), with every
+/// (a sync scope held open for every 30 s long-poll, activity, explicit settings, disconnects), with every
 /// transaction's arrival told to the receiver (<see cref="IPresenceEngine.NoteTraffic"/>). The only file that knows the
 /// engine's federation API. Two ways to wire it:
 /// <list type="bullet">
@@ -21,6 +21,7 @@ internal sealed class EngineStrategy : Strategy
     private IPresenceEngine[] _engines = [];
     private int[] _devicesOn = [];
     private long[] _session = [];
+    private IDisposable?[] _syncs = [];
     private long? _memory;
     private HashSet<int> _owners = [];
     private bool _stopping;
@@ -87,6 +88,7 @@ internal sealed class EngineStrategy : Strategy
         _owners = [.. world.Lists.Select(l => l.Owner)];
         _devicesOn = new int[world.Users.Length];
         _session = new long[world.Users.Length * World.DevicesPerUser];
+        _syncs = new IDisposable?[world.Users.Length * World.DevicesPerUser];
         int servers = world.Servers.Length;
         _asked = new Queue<(PresenceMessage, TaskCompletionSource)>[servers * servers];
         for (int i = 0; i < _asked.Length; i++)
@@ -171,7 +173,8 @@ internal sealed class EngineStrategy : Strategy
                     engine.SetDeviceKind(user, device, DeviceKinds.Mobile);
                 }
 
-                engine.Heartbeat(user, device);
+                _syncs[slot]?.Dispose();
+                _syncs[slot] = engine.OpenSync(user, device); // the first long-poll starts
                 if (_devicesOn[e.User]++ == 0 && _owners.Contains(e.User))
                 {
                     engine.StartPolling(user);
@@ -183,13 +186,11 @@ internal sealed class EngineStrategy : Strategy
             case TraceKind.DeviceGone:
             case TraceKind.Logout:
                 _session[slot]++; // ends the poll chain
+                _syncs[slot]?.Dispose(); // the last long-poll ends; no other follows
+                _syncs[slot] = null;
                 if (e.Kind == TraceKind.Logout)
                 {
                     engine.Disconnect(user, device);
-                }
-                else
-                {
-                    engine.Heartbeat(user, device); // the last long-poll ends; no other follows
                 }
 
                 if (--_devicesOn[e.User] == 0 && _owners.Contains(e.User))
@@ -237,6 +238,7 @@ internal sealed class EngineStrategy : Strategy
         _stopping = true;
         _engines = [];
         _asked = [];
+        _syncs = [];
         _clock.Clear();
         Run.Sim.Clear();
         Run.Net.Delivered = null;
@@ -308,10 +310,10 @@ internal sealed class EngineStrategy : Strategy
                 return;
             }
 
-            // The end of one long-poll and the start of the next: the sync API on this branch is a heartbeat at each.
+            // The end of one long-poll and the start of the next: the host closes one sync scope and opens the next.
             var engine = _engines[Run.World.ServerOf[user]];
-            engine.Heartbeat(Run.World.Users[user], device == 0 ? "d0" : "d1");
-            engine.Heartbeat(Run.World.Users[user], device == 0 ? "d0" : "d1");
+            _syncs[slot]?.Dispose();
+            _syncs[slot] = engine.OpenSync(Run.World.Users[user], device == 0 ? "d0" : "d1");
             SchedulePoll(user, device, session, end);
         });
     }

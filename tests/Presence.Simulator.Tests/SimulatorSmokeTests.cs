@@ -39,17 +39,6 @@ public class SimulatorSmokeTests
     }
 
     [Test]
-    public async Task NaiveSendsAtLeastAsManyPresenceTransactionsAsTheEngine_WhenALongPollDoesNotOutlastTheSyncTimeout()
-    {
-        var results = await Simulation.RunAsync(Tiny(outage: false), ["naive", "engine-sync35"], withBigRooms: true, withBigRoomsExcluded: false);
-        var naive = results.Single(r => r.Strategy == "naive");
-        var engine = results.Single(r => r.Strategy.StartsWith("this engine", StringComparison.Ordinal));
-
-        Assert.That(naive.PresenceTransactions, Is.GreaterThanOrEqualTo(engine.PresenceTransactions));
-    }
-
-    [Test]
-    [Ignore("Fails on main: with long-polls of exactly 30 s, the heartbeat sync API drops and re-adds every device at the end of each poll (DESIGN.md, first-edition table), so on 3 servers the engine sends more than naive. Un-ignore when sync scopes (issue 9) reach the engine; the test above runs the engine with a 35 s sync timeout meanwhile.")]
     public async Task NaiveSendsAtLeastAsManyPresenceTransactionsAsTheEngine()
     {
         var results = await Simulation.RunAsync(Tiny(outage: false), ["naive", "engine"], withBigRooms: true, withBigRoomsExcluded: false);
