@@ -382,6 +382,10 @@ internal sealed class Run
                     bool viaRoom = World.RoomsOf[user].Any(r => !ExcludedRooms.Contains(World.RoomIds[r]) && World.Members[r].Any(m => World.ServerOf[m] == _viewServer[v]));
                     Console.WriteLine($"{Net.Describe(World.ServerOf[user], _viewServer[v])}; shares a room: {viaRoom}");
                     Console.WriteLine($"lost t={t / 1000.0:F0} view {v} server {_viewServer[v]} user {user} (server {World.ServerOf[user]}) reads {state}; truth {Reference.At(user, t).State}; wire {wire.State} received t={wire.ReceivedAt / 1000.0:F0}");
+                    foreach (int o in _listOwners[v])
+                    {
+                        Console.WriteLine($"  list owner {o} (server {World.ServerOf[o]}): {string.Join(", ", World.Trace.Where(e => e.User == o && e.T <= t).Select(e => $"{e.T / 1000.0:F1} {e.Kind} d{e.Device}"))}");
+                    }
                 }
 
                 LostSamples++;
