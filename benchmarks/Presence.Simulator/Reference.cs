@@ -121,9 +121,12 @@ internal sealed class Reference
                     break;
                 case TraceKind.Chat:
                     d.LastActivity = e.T;
-                    if (d.Requested == PresenceState.Unavailable && s.Requested == PresenceState.Online)
+                    if (d.Requested == PresenceState.Unavailable)
                     {
+                        // Activity on an unavailable device makes it online again, an explicit unavailable too (Synapse's
+                        // bump_presence_active_time; DESIGN.md's table). Offline and busy stay.
                         d.Requested = PresenceState.Online;
+                        s.Requested = PresenceState.Online;
                     }
 
                     break;

@@ -414,6 +414,15 @@ internal sealed class Run
             if (!Holds(_viewUser[v], t, state, status) && !Holds(_viewUser[v], t - RecentSlack, state, status)
                 && !Reference.PerUser[_viewUser[v]].Any(c => c.T > t - RecentSlack && c.T <= t && Same(c, state, status)))
             {
+                if (Debug && _firstTrafficAfterOutage >= 0 && (t - _firstTrafficAfterOutage) % 60_000 < 1000)
+                {
+                    int u = _viewUser[v];
+                    var wire = Wire(_viewServer[v], u);
+                    Console.WriteLine($"recovery t={t / 1000.0:F0} (first traffic {_firstTrafficAfterOutage / 1000.0:F1}): view {v} server {_viewServer[v]} user {u} (server {World.ServerOf[u]}) reads {state}; truth {Reference.At(u, t).State} since {Reference.PerUser[u].LastOrDefault(c => c.T <= t).T / 1000.0:F1}; wire {wire.State} at {wire.ReceivedAt / 1000.0:F1}; list-only {_listOwners[v].Length > 0}; {Net.Describe(World.ServerOf[u], _viewServer[v])}");
+                    Console.WriteLine($"  trace: {string.Join(", ", World.Trace.Where(e => e.User == u && e.T <= t && e.T > t - 1_500_000).Select(e => $"{e.T / 1000.0:F1} {e.Kind} d{e.Device} {e.Arg}"))}");
+                    Console.WriteLine($"  changes: {string.Join(", ", Reference.PerUser[u].Where(c => c.T <= t && c.T > t - 1_500_000).Select(c => $"{c.T / 1000.0:F1} {c.State} a={c.Active}"))}");
+                }
+
                 return;
             }
         }

@@ -190,8 +190,10 @@ internal sealed partial class DefaultPresenceEngine
                 {
                     DropInbound(origin, "not_local");
                 }
-                else if (!ExistsLocked(user))
+                else if (!ExistsLocked(user) && !AllowedObserverOnLocked(origin, user))
                 {
+                    // A user who accepted an observer there exists, though never seen yet (no presence held, none stored):
+                    // the poll stands, so the peer hears when they first come online.
                     DropInbound(origin, "no_such_user");
                 }
                 else if (overLookupBudget is not null && overLookupBudget.Contains(user))
@@ -262,20 +264,25 @@ internal sealed partial class DefaultPresenceEngine
 
         // An honoured subscription stands while the rooms are not cached, until a membership change says otherwise.
         bool roomThere = VisibilityRule.NeedsRooms(visibility) && (_rooms.ServerSharesRoom(user, peer) ?? assumeRoomWhenUnknown);
-        bool observerThere = false;
-        if (VisibilityRule.NeedsObserver(visibility, self: false, roomThere) && _observersOf.TryGetValue(user, out var observers))
+        bool observerThere = VisibilityRule.NeedsObserver(visibility, self: false, roomThere) && AllowedObserverOnLocked(peer, user);
+        return VisibilityRule.MaySee(visibility, self: false, roomThere, observerThere);
+    }
+
+    /// <summary>Has the local <paramref name="user"/> accepted an observer on <paramref name="peer"/> (a list entry)? Lock held.</summary>
+    private bool AllowedObserverOnLocked(ServerName peer, UserId user)
+    {
+        if (_observersOf.TryGetValue(user, out var observers))
         {
             foreach (var observer in observers)
             {
                 if (observer.IsOn(peer) && IsAllowedLocked(observer, user))
                 {
-                    observerThere = true;
-                    break;
+                    return true;
                 }
             }
         }
 
-        return VisibilityRule.MaySee(visibility, self: false, roomThere, observerThere);
+        return false;
     }
 
     /// <summary>Ends the subscriptions of servers that may no longer see a local user (rooms left, permission withdrawn). Lock held.</summary>
