@@ -414,7 +414,7 @@ internal sealed class Run
             if (!Holds(_viewUser[v], t, state, status) && !Holds(_viewUser[v], t - RecentSlack, state, status)
                 && !Reference.PerUser[_viewUser[v]].Any(c => c.T > t - RecentSlack && c.T <= t && Same(c, state, status)))
             {
-                if (Debug && _firstTrafficAfterOutage >= 0 && (t - _firstTrafficAfterOutage) % 60_000 < 1000)
+                if (Debug && _firstTrafficAfterOutage >= 0 && ((t - _firstTrafficAfterOutage) % 60_000 < 1000 || t - _firstTrafficAfterOutage < 30_000))
                 {
                     int u = _viewUser[v];
                     var wire = Wire(_viewServer[v], u);

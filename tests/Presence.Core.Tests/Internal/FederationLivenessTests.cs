@@ -282,6 +282,67 @@ public sealed class FederationLivenessTests
     }
 
     [Test]
+    public async Task PeerUnreachableFor20Minutes_HoldsTheFinalStateWithin10s_OfItsFirstTraffic()
+    {
+        await using var net = await FederationHarness.StartAsync([A, B]);
+        await net.ShareRoomAsync(Alice, Bob);
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "before");
+        net.Clock.Advance(TimeSpan.FromSeconds(20));
+        Assert.That((await net.ReadAsync(B, Alice)).StatusMessage, Is.EqualTo("before"));
+
+        net.Network.SetFailing(B, true);
+        int step = 0;
+        StayOnline(net, TimeSpan.FromMinutes(20), () => net[A].SetPresence(Alice, "D1", PresenceState.Online, $"during {++step}"));
+        net.Network.SetFailing(B, false);
+        net[A].NoteTraffic(B); // b's first transaction after its outage
+        net.Clock.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.That((await net.ReadAsync(B, Alice)).StatusMessage, Is.EqualTo($"during {step}"), "the final state, not one queued before it");
+    }
+
+    [Test]
+    public async Task PeerUnreachablePastTheFailureHorizon_IsOwedWhatItMaySee_WhenHeardFromAgain()
+    {
+        await using var net = await FederationHarness.StartAsync([A, B], o =>
+        {
+            o.Federation.RetryMaxDelay = TimeSpan.FromMinutes(2);
+            o.Federation.FailureHorizon = TimeSpan.FromMinutes(5); // the queue is dropped 5 minutes into a 20-minute outage
+        });
+        await net.ShareRoomAsync(Alice, Bob);
+        net[A].SetPresence(Alice, "D1", PresenceState.Online, "before");
+        net.Clock.Advance(TimeSpan.FromSeconds(20));
+
+        net.Network.SetFailing(B, true);
+        net[A].SetPresence(Alice, "D1", PresenceState.Unavailable, "last words"); // her last change, dropped with the queue
+        StayOnline(net, TimeSpan.FromMinutes(20));
+        Assert.That(net.Servers[A].Metrics.Total(PresenceMetrics.OutboundDropped), Is.GreaterThanOrEqualTo(1), "the queue was dropped at the horizon");
+        Assert.That((await net.ReadAsync(B, Alice)).StatusMessage, Is.EqualTo("before"));
+
+        net.Network.SetFailing(B, false);
+        net[A].NoteTraffic(B); // b is heard from again
+        net.Clock.Advance(TimeSpan.FromSeconds(10));
+
+        var read = await net.ReadAsync(B, Alice);
+        Assert.That((read.State, read.StatusMessage), Is.EqualTo((PresenceState.Unavailable, "last words")), "owed again at once, not at the next refresh cycle");
+    }
+
+    [Test]
+    public async Task PollForAListEntryNeverSeenYet_Stands_SoItsFirstComingOnlineIsPushed()
+    {
+        await using var net = await FederationHarness.StartAsync([A, B]);
+        await net[A].AddToPresenceListAsync(Alice, Bob);
+        await net[B].AnswerPresenceRequestAsync(Bob, Alice, allow: true);
+        net.Clock.Advance(TimeSpan.FromMinutes(10)); // bob has never synced; nothing of his is held or stored on b
+
+        net[A].StartPolling(Alice); // her client comes online and cares: bob is polled
+        net.Clock.Advance(TimeSpan.FromSeconds(20));
+        net[B].Heartbeat(Bob, "D1"); // bob comes online for the first time
+        net.Clock.Advance(TimeSpan.FromSeconds(11));
+
+        Assert.That((await net[A].GetPresenceAsync(Alice, Bob)).Presence.State, Is.EqualTo(PresenceState.Online), "pushed to the poller within the batch window");
+    }
+
+    [Test]
     public async Task PollsForThreeUsersOnOneServer_GoAsOneMessage()
     {
         await using var net = await FederationHarness.StartAsync([A, B]);

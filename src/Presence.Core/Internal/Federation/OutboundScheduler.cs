@@ -36,6 +36,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     private readonly ILogger _logger;
     private readonly PresenceInstruments _metrics;
     private readonly Action<ServerName> _onGiveUp;
+    private readonly Action<ServerName>? _onBack;
     private readonly CancellationToken _stopping;
     private readonly long _window;
     private readonly long _grid;
@@ -64,7 +65,8 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         ILogger logger,
         PresenceInstruments metrics,
         Action<ServerName> onGiveUp,
-        CancellationToken stopping)
+        CancellationToken stopping,
+        Action<ServerName>? onBack = null)
     {
         _origin = origin;
         _transport = transport;
@@ -73,6 +75,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         _logger = logger;
         _metrics = metrics;
         _onGiveUp = onGiveUp;
+        _onBack = onBack;
         _stopping = stopping;
         _window = timeBase.ToTicks(options.BatchWindow);
         _grid = Math.Max(1, _window / 2);
@@ -225,26 +228,37 @@ internal sealed class OutboundScheduler : IPresenceOutbox
 
     /// <summary>
     /// Traffic arrived from <paramref name="peer"/> (a message or any transaction): if sends to it are failing, it is
-    /// evidently up, so the retry happens now instead of at the end of its backoff.
+    /// evidently up, so the retry happens now instead of at the end of its backoff; if its queue was dropped at the
+    /// failure horizon, it is owed again what it may see (the engine's callback).
     /// </summary>
     public void NoteInbound(ServerName peer)
     {
         List<(Peer, List<PresenceMessage>)>? sends = null;
+        bool back;
         lock (_lock)
         {
-            if (_disposed || !_peers.TryGetValue(peer, out var p) || p.RetryDue == UserTable.NoDeadline)
+            if (_disposed || !_peers.TryGetValue(peer, out var p) || (p.RetryDue == UserTable.NoDeadline && !p.GaveUp))
             {
                 return; // the common case: nothing failing, nothing to do
             }
 
-            long now = _time.GetTimestamp();
-            p.RetryDue = UserTable.NoDeadline;
-            p.ScheduledDue = UserTable.NoDeadline;
-            sends = TryStartLocked(p, now, regular: false);
-            ArmLocked(now);
+            back = p.GaveUp;
+            p.GaveUp = false;
+            if (p.RetryDue != UserTable.NoDeadline)
+            {
+                long now = _time.GetTimestamp();
+                p.RetryDue = UserTable.NoDeadline;
+                p.ScheduledDue = UserTable.NoDeadline;
+                sends = TryStartLocked(p, now, regular: false);
+                ArmLocked(now);
+            }
         }
 
         Send(sends);
+        if (back)
+        {
+            _onBack?.Invoke(peer);
+        }
     }
 
     /// <inheritdoc />
@@ -714,6 +728,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     {
         List<(Peer, List<PresenceMessage>)>? next = null;
         bool gaveUp = false;
+        bool back = false;
         int dropped = 0;
         lock (_lock)
         {
@@ -726,6 +741,8 @@ internal sealed class OutboundScheduler : IPresenceOutbox
             {
                 peer.Failures = 0;
                 peer.FirstFailure = UserTable.NoTime;
+                back = peer.GaveUp; // a send got through after the queue was dropped: what was dropped is owed again
+                peer.GaveUp = false;
             }
             else
             {
@@ -743,6 +760,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
                     peer.Failures = 0;
                     peer.FirstFailure = UserTable.NoTime;
                     gaveUp = !_disposed && !_draining;
+                    peer.GaveUp = gaveUp;
                 }
                 else
                 {
@@ -790,6 +808,10 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         }
 
         Send(next);
+        if (back)
+        {
+            _onBack?.Invoke(peer.Name);
+        }
     }
 
     /// <summary>
@@ -961,5 +983,8 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         public int Failures { get; set; }
 
         public long FirstFailure { get; set; } = UserTable.NoTime;
+
+        /// <summary>Its queue was dropped at the failure horizon: when it is next heard from, it is owed what it may see.</summary>
+        public bool GaveUp { get; set; }
     }
 }

@@ -534,33 +534,7 @@ internal sealed partial class DefaultPresenceEngine
                 _metrics.WatchdogFired.Add(1, new KeyValuePair<string, object?>("kind", kind == WatchdogKind.Long ? "long" : "short"));
             }
 
-            var push = new List<PresenceSnapshot>();
-            var added = new HashSet<UserId>();
-            if (_subscribedBy.TryGetValue(peer, out var users))
-            {
-                foreach (var user in users)
-                {
-                    if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown
-                        && (!refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
-                    {
-                        push.Add(snapshot);
-                    }
-                }
-            }
-
-            if (_roomPeers.Contains(peer))
-            {
-                showing ??= CollectShowingLocked();
-                foreach (var user in showing)
-                {
-                    if (!added.Contains(user) && PeerMaySeeLocked(peer, user) && TryReadLocked(user, out var snapshot)
-                        && snapshot.State is not (PresenceState.Offline or PresenceState.Unknown) && added.Add(user))
-                    {
-                        push.Add(snapshot);
-                    }
-                }
-            }
-
+            var push = CollectOwedLocked(peer, refresh, ref showing);
             List<UserId> poll = !refresh && _watching.TryGetValue(peer, out var watched) ? [.. watched] : [];
             if (push.Count > 0 || poll.Count > 0)
             {
@@ -571,6 +545,66 @@ internal sealed partial class DefaultPresenceEngine
                 _roomPeers.Remove(peer); // it sees none of our users any more: no liveness owed
                 ReleasePeerIfIdleLocked(peer);
             }
+        }
+    }
+
+    /// <summary>
+    /// What a peer is owed of our users: the state of every user it subscribed to (offline ones too, unless this is the
+    /// refresh cycle) and of every user not offline it shares a room with. Lock held.
+    /// </summary>
+    private List<PresenceSnapshot> CollectOwedLocked(ServerName peer, bool refresh, ref List<UserId>? showing)
+    {
+        var push = new List<PresenceSnapshot>();
+        var added = new HashSet<UserId>();
+        if (_subscribedBy.TryGetValue(peer, out var users))
+        {
+            foreach (var user in users)
+            {
+                if (PeerMaySeeLocked(peer, user, assumeRoomWhenUnknown: true) && TryReadLocked(user, out var snapshot) && !snapshot.IsUnknown
+                    && (!refresh || snapshot.State != PresenceState.Offline) && added.Add(user))
+                {
+                    push.Add(snapshot);
+                }
+            }
+        }
+
+        if (_roomPeers.Contains(peer))
+        {
+            showing ??= CollectShowingLocked();
+            foreach (var user in showing)
+            {
+                if (!added.Contains(user) && PeerMaySeeLocked(peer, user) && TryReadLocked(user, out var snapshot)
+                    && snapshot.State is not (PresenceState.Offline or PresenceState.Unknown) && added.Add(user))
+                {
+                    push.Add(snapshot);
+                }
+            }
+        }
+
+        return push;
+    }
+
+    /// <summary>
+    /// A peer whose queue was dropped at the failure horizon is heard from again (or a send to it got through): it is owed
+    /// at once what it may see, as the refresh cycle would owe it, instead of waiting for that cycle.
+    /// </summary>
+    private void OnPeerBack(ServerName peer)
+    {
+        List<PresenceSnapshot> push;
+        lock (_lock)
+        {
+            if (_state != Running)
+            {
+                return;
+            }
+
+            List<UserId>? showing = null;
+            push = CollectOwedLocked(peer, refresh: false, ref showing);
+        }
+
+        if (push.Count > 0)
+        {
+            _outbound?.SendNow(peer, push, [], [], reminder: false);
         }
     }
 

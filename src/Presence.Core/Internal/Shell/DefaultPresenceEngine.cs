@@ -80,7 +80,7 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         _remoteStaleAfter = _timeBase.ToTicks(options.Federation.RemoteStaleAfter);
         if (transport is not null)
         {
-            _outbound = new OutboundScheduler(_server, options.Federation, transport, timeProvider, _timeBase, _logger, _metrics, OnPeerGaveUp, _stopping.Token);
+            _outbound = new OutboundScheduler(_server, options.Federation, transport, timeProvider, _timeBase, _logger, _metrics, OnPeerGaveUp, _stopping.Token, OnPeerBack);
         }
 
         _timer = timeProvider.CreateTimer(static state => ((DefaultPresenceEngine)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
