@@ -42,7 +42,8 @@ internal static class Report
                 r.LostSamples,
                 r.ViewSamples,
                 r.LostViews,
-                !r.HasOutage ? "–" : r.RecoveryMs is { } ms ? string.Format(Inv, "{0:F1} s", ms / 1000.0) : "not within 30 min",
+                !r.HasOutage ? "–" : (r.RecoveryMs is { } ms ? string.Format(Inv, "{0:F1} s", ms / 1000.0) : "not within 30 min")
+                    + (r.PeerRecoveryMs is { } pm ? string.Format(Inv, " (per peer {0:F1} s)", pm / 1000.0) : " (per peer: not within 30 min)"),
                 r.MemoryPerUser is { } m ? string.Format(Inv, "{0:N0} B", m) : "–"));
         }
 

@@ -39,6 +39,7 @@ internal sealed class Result
         ViewSamples = run.ViewSamples;
         LostViews = run.LostViews.Count;
         RecoveryMs = run.RecoveryMs;
+        PeerRecoveryMs = run.PeerRecoveryMs;
         HasOutage = world.Options.HasOutage;
         MemoryPerUser = memoryBytes is { } m ? (double)m / world.Users.Length : null;
     }
@@ -82,6 +83,9 @@ internal sealed class Result
     public int LostViews { get; }
 
     public long? RecoveryMs { get; }
+
+    /// <summary>Gets the worst peer's recovery, from the first transaction the recovered server sent that peer.</summary>
+    public long? PeerRecoveryMs { get; }
 
     public bool HasOutage { get; }
 

@@ -46,6 +46,8 @@ internal sealed class Run
     private readonly bool _excluded;
     private long _firstTrafficAfterOutage = -1;
     private long _recoveredAt = -1;
+    private long[] _firstTrafficTo = [];
+    private long[] _peerRecoveredAt = [];
 
     public Run(World world, Reference reference, int[][] interest, Strategy strategy, bool excluded, IReadOnlyCollection<string> excludedRooms)
     {
@@ -281,11 +283,53 @@ internal sealed class Run
     public (PresenceState State, int Status, long ReceivedAt) Wire(int server, int user)
         => _viewIds.TryGetValue(Key(server, user), out int v) ? (_views[v].State, _views[v].Status, _views[v].ReceivedAt) : (PresenceState.Unknown, 0, 0);
 
-    public void NoteFirstTraffic(int from)
+    public void NoteFirstTraffic(int from, int to)
     {
-        if (_firstTrafficAfterOutage < 0 && from == World.Options.OutageServer && World.Options.HasOutage && Sim.Now >= World.OutageEndMs)
+        if (from == World.Options.OutageServer && World.Options.HasOutage && Sim.Now >= World.OutageEndMs)
         {
-            _firstTrafficAfterOutage = Sim.Now;
+            if (_firstTrafficAfterOutage < 0)
+            {
+                _firstTrafficAfterOutage = Sim.Now;
+            }
+
+            if (_firstTrafficTo.Length == 0)
+            {
+                _firstTrafficTo = Enumerable.Repeat(-1L, World.Servers.Length).ToArray();
+                _peerRecoveredAt = Enumerable.Repeat(-1L, World.Servers.Length).ToArray();
+            }
+
+            if (_firstTrafficTo[to] < 0)
+            {
+                _firstTrafficTo[to] = Sim.Now;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Recovery per peer: for each peer the recovered server sent a transaction to, the time from the first one until every
+    /// sampled view between the two holds; the worst peer. Null when some peer that got traffic did not recover in 30 min.
+    /// </summary>
+    public long? PeerRecoveryMs
+    {
+        get
+        {
+            long worst = 0;
+            for (int p = 0; p < _firstTrafficTo.Length; p++)
+            {
+                if (_firstTrafficTo[p] < 0)
+                {
+                    continue;
+                }
+
+                if (_peerRecoveredAt[p] < 0)
+                {
+                    return null;
+                }
+
+                worst = Math.Max(worst, _peerRecoveredAt[p] - _firstTrafficTo[p]);
+            }
+
+            return worst;
         }
     }
 
@@ -396,15 +440,17 @@ internal sealed class Run
 
     private void CheckRecovery(long t)
     {
-        if (_recoveredAt >= 0)
-        {
-            return;
-        }
-
         int x = World.Options.OutageServer;
+        var failing = new HashSet<int>();
         foreach (int v in _sample)
         {
             if (!Involves(v, x) || !Watched(v, t))
+            {
+                continue;
+            }
+
+            int peer = _viewServer[v] == x ? World.ServerOf[_viewUser[v]] : _viewServer[v];
+            if (failing.Contains(peer))
             {
                 continue;
             }
@@ -414,7 +460,7 @@ internal sealed class Run
             if (!Holds(_viewUser[v], t, state, status) && !Holds(_viewUser[v], t - RecentSlack, state, status)
                 && !Reference.PerUser[_viewUser[v]].Any(c => c.T > t - RecentSlack && c.T <= t && Same(c, state, status)))
             {
-                if (Debug && _firstTrafficAfterOutage >= 0 && ((t - _firstTrafficAfterOutage) % 60_000 < 1000 || t - _firstTrafficAfterOutage < 30_000))
+                if (Debug && _recoveredAt < 0 && failing.Count == 0 && _firstTrafficAfterOutage >= 0 && ((t - _firstTrafficAfterOutage) % 60_000 < 1000 || t - _firstTrafficAfterOutage < 30_000))
                 {
                     int u = _viewUser[v];
                     var wire = Wire(_viewServer[v], u);
@@ -423,11 +469,22 @@ internal sealed class Run
                     Console.WriteLine($"  changes: {string.Join(", ", Reference.PerUser[u].Where(c => c.T <= t && c.T > t - 1_500_000).Select(c => $"{c.T / 1000.0:F1} {c.State} a={c.Active}"))}");
                 }
 
-                return;
+                failing.Add(peer);
             }
         }
 
-        _recoveredAt = t;
+        if (_recoveredAt < 0 && failing.Count == 0)
+        {
+            _recoveredAt = t;
+        }
+
+        for (int p = 0; p < _firstTrafficTo.Length; p++)
+        {
+            if (_firstTrafficTo[p] >= 0 && _firstTrafficTo[p] <= t && _peerRecoveredAt[p] < 0 && !failing.Contains(p))
+            {
+                _peerRecoveredAt[p] = t;
+            }
+        }
     }
 
     private const long RecentSlack = 11_000;

@@ -239,7 +239,7 @@ internal sealed class HostNetwork
 
     private void Arrived(int from, int to, PresencePayload? payload, bool chat)
     {
-        Run.NoteFirstTraffic(from);
+        Run.NoteFirstTraffic(from, to);
         Delivered?.Invoke(from, to, payload, chat);
 
         // Inbound traffic proves the sender is up: our queue to it retries at once.
