@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Presence.Internal;
 
 namespace Presence.Core.Tests.Internal;
 
@@ -55,6 +56,31 @@ internal sealed class FederationHarness : IAsyncDisposable
                 await engine.UserJoinedRoomAsync(user, "!room:a.example");
             }
         }
+    }
+
+    /// <summary>
+    /// Waits until no server has a send in flight. A send a clock step starts may end on the thread pool (a receiver that
+    /// awaits, a timed-out send being cancelled); a test that moves the clock again before then races it. Bounded by the
+    /// test's [CancelAfter]; no real time is waited for, so call it only when nothing is meant to hang.
+    /// </summary>
+    public async Task SettleAsync()
+    {
+        var cancel = TestContext.CurrentContext.CancellationToken;
+        bool waited;
+        do
+        {
+            waited = false;
+            foreach (var (engine, _, _) in Servers.Values)
+            {
+                var internals = (DefaultPresenceEngine)engine;
+                if (internals.OutboundInFlight > 0)
+                {
+                    await internals.WhenOutboundIdleForTestAsync().WaitAsync(cancel);
+                    waited = true; // its ended sends may have started others' (an answer): look at every server again
+                }
+            }
+        }
+        while (waited);
     }
 
     public async Task<PresenceSnapshot> ReadAsync(ServerName at, UserId user) => (await this[at].GetPresenceAsync(user, user)).Presence;

@@ -52,11 +52,29 @@ public sealed class OutboundSchedulerTests
 
     internal sealed class RecordingTransport : IPresenceTransport
     {
+        private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
+
         public List<(DateTimeOffset At, ServerName To, PresenceMessage Message)> Sent { get; } = [];
 
         public Func<ServerName, bool> Fail { get; set; } = _ => false;
 
         public FakeTimeProvider? Clock { get; set; }
+
+        /// <summary>Completes once <paramref name="count"/> messages have been handed over (the scheduler may start a send on the thread pool).</summary>
+        public Task WhenSentAsync(int count)
+        {
+            lock (Sent)
+            {
+                if (Sent.Count >= count)
+                {
+                    return Task.CompletedTask;
+                }
+
+                var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Add((count, reached));
+                return reached.Task;
+            }
+        }
 
         /// <summary>When set, each send completes only when the test completes the task it hands out.</summary>
         public Queue<TaskCompletionSource>? Pending { get; set; }
@@ -68,7 +86,12 @@ public sealed class OutboundSchedulerTests
                 throw new InvalidOperationException("unreachable");
             }
 
-            Sent.Add((Clock?.GetUtcNow() ?? default, destination, message));
+            lock (Sent)
+            {
+                Sent.Add((Clock?.GetUtcNow() ?? default, destination, message));
+                _waiters.RemoveAll(waiter => Sent.Count >= waiter.Count && waiter.Reached.TrySetResult());
+            }
+
             if (Pending is null)
             {
                 return ValueTask.CompletedTask;
@@ -265,17 +288,6 @@ public sealed class OutboundSchedulerTests
         Assert.That(retried.Unpoll, Is.Empty);
     }
 
-    /// <summary>Waits, without sleeping, for work the scheduler continues on the thread pool after an awaited send.</summary>
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        for (int i = 0; i < 100_000 && !condition(); i++)
-        {
-            await Task.Yield();
-        }
-
-        Assert.That(condition(), Is.True, "the condition was never met");
-    }
-
     [Test]
     public async Task SendNow_WhileASendIsInFlight_GoesAsSoonAsItCompletes()
     {
@@ -289,7 +301,7 @@ public sealed class OutboundSchedulerTests
         f.Scheduler.SendNow(Dest, [State(User(2), "answer")], [], [], reminder: false);
         Assert.That(f.Transport.Sent, Has.Count.EqualTo(1), "one send in flight per destination");
         f.Transport.Pending.Dequeue().SetResult();
-        await UntilAsync(() => f.Transport.Sent.Count == 2);
+        await f.Transport.WhenSentAsync(2).WaitAsync(TestContext.CurrentContext.CancellationToken); // the next send may start on the thread pool
 
         Assert.That(f.Transport.Sent[1].At, Is.EqualTo(f.Clock.GetUtcNow()), "the answer follows as soon as the send in flight completes, not at the next slot");
         Assert.That(f.Transport.Sent[1].Message.Push.Single().StatusMessage, Is.EqualTo("answer"));
@@ -306,7 +318,8 @@ public sealed class OutboundSchedulerTests
         f.Transport.Pending = null; // the peer recovers; the hung send is never answered
 
         f.Clock.Advance(TimeSpan.FromSeconds(5));
-        await UntilAsync(() => f.Metrics.Total(PresenceMetrics.OutboundFailures) == 1);
+        await f.Scheduler.WhenNoneInFlightAsync().WaitAsync(TestContext.CurrentContext.CancellationToken); // the cancelled send ends on the thread pool
+        Assert.That(f.Metrics.Total(PresenceMetrics.OutboundFailures), Is.EqualTo(1), "the hung send timed out and failed");
         f.Clock.Advance(TimeSpan.FromSeconds(2));
 
         Assert.That(f.Transport.Sent, Has.Count.EqualTo(2));

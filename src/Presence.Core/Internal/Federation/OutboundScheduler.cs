@@ -53,6 +53,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     private long _sequence;
     private int _running;
     private TaskCompletionSource? _drained;
+    private TaskCompletionSource? _noneInFlight;
     private bool _draining;
     private bool _disposed;
 
@@ -95,6 +96,24 @@ internal sealed class OutboundScheduler : IPresenceOutbox
 
     /// <summary>Gets the number of sends (or taken batches) in flight, across destinations.</summary>
     public int InFlight => Volatile.Read(ref _running);
+
+    /// <summary>
+    /// Completes once no send or taken batch is in flight (at once if none is). For tests on a fake clock: a send ends on
+    /// the thread pool, so a test waits for it here before it moves the clock again.
+    /// </summary>
+    internal Task WhenNoneInFlightAsync()
+    {
+        lock (_lock)
+        {
+            if (_running == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _noneInFlight ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _noneInFlight.Task;
+        }
+    }
 
     /// <summary>Gets the number of destinations whose last send failed (in backoff); for the engine's status.</summary>
     public int FailingDestinations
@@ -727,6 +746,7 @@ internal sealed class OutboundScheduler : IPresenceOutbox
     private void Ended(Peer peer, List<PresenceMessage> messages, int sent, Exception? failure)
     {
         List<(Peer, List<PresenceMessage>)>? next = null;
+        TaskCompletionSource? idle = null;
         bool gaveUp = false;
         bool back = false;
         int dropped = 0;
@@ -787,6 +807,8 @@ internal sealed class OutboundScheduler : IPresenceOutbox
             if (_running == 0)
             {
                 _drained?.TrySetResult();
+                idle = _noneInFlight; // completed last, once this send's metrics are counted
+                _noneInFlight = null;
             }
 
             ArmLocked(now);
@@ -812,6 +834,8 @@ internal sealed class OutboundScheduler : IPresenceOutbox
         {
             _onBack?.Invoke(peer.Name);
         }
+
+        idle?.TrySetResult();
     }
 
     /// <summary>

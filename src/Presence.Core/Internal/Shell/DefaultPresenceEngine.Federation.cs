@@ -326,6 +326,9 @@ internal sealed partial class DefaultPresenceEngine
     /// <summary>Gets how many sends to other servers are in flight (tests wait for them).</summary>
     internal int OutboundInFlight => _outbound?.InFlight ?? 0;
 
+    /// <summary>Completes once no outbound send is in flight (tests: sends end on the thread pool, after the clock step that started them).</summary>
+    internal Task WhenOutboundIdleForTestAsync() => _outbound?.WhenNoneInFlightAsync() ?? Task.CompletedTask;
+
     /// <summary>Gets whether the outbox treats <paramref name="peer"/> as speaking this protocol (tests).</summary>
     internal bool IsProtocolPeer(ServerName peer) => _outbound?.IsProtocolPeer(peer) ?? false;
 
