@@ -397,8 +397,50 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
         }
     }
 
+    /// <summary>
+    /// Whether the current thread holds any of the engine's locks. A <see cref="TimeProvider"/> may run due timer callbacks
+    /// inside a call that reads the time or arms a timer (FakeTimeProvider does, on <c>GetTimestamp</c>), so a callback can
+    /// find itself on a thread that holds a shard gate or the interest lock; taking more locks there would break the lock
+    /// order. Such a callback hands its work to the thread pool instead (<see cref="RunOutsideLocks"/>).
+    /// </summary>
+    internal bool HoldsAnyLock()
+    {
+        if (_lock.IsHeldByCurrentThread || _timerLock.IsHeldByCurrentThread || _loadsLock.IsHeldByCurrentThread)
+        {
+            return true;
+        }
+
+        foreach (var shard in _shards)
+        {
+            if (shard.Gate.IsHeldByCurrentThread)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Runs a timer's work now, or on the thread pool when the callback was invoked under one of the engine's locks.</summary>
+    /// <returns><see langword="true"/> when the work was handed to the thread pool (the caller returns).</returns>
+    internal bool RunOutsideLocks<TState>(Action<TState> work, TState state)
+    {
+        if (!HoldsAnyLock())
+        {
+            return false;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(work, state, preferLocal: false);
+        return true;
+    }
+
     private void OnTimer()
     {
+        if (RunOutsideLocks(static engine => engine.OnTimer(), this))
+        {
+            return;
+        }
+
         try
         {
             lock (_timerLock)

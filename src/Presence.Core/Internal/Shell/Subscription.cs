@@ -160,6 +160,11 @@ internal sealed class Subscription : IPresenceSubscription
 
     private void OnWindowElapsed()
     {
+        if (_owner.RunOutsideLocks(static subscription => subscription.OnWindowElapsed(), this))
+        {
+            return; // invoked under one of the engine's locks (a TimeProvider firing timers inline)
+        }
+
         try
         {
             _owner.RunLocked(() =>
