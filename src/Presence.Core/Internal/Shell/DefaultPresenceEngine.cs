@@ -289,6 +289,9 @@ internal sealed partial class DefaultPresenceEngine : IPresenceEngine, IShardOwn
     }
 
     /// <summary>The shard that owns <paramref name="user"/>, by the user ID's stable hash.</summary>
+    /// <summary>The gate of <paramref name="user"/>'s shard; for tests that hold it to provoke lock-order races.</summary>
+    internal Lock GateOfForTest(UserId user) => ShardOf(user).Gate;
+
     private Shard ShardOf(UserId user) => _shards[StableHash.ShardOf(StableHash.Of(user), _shards.Length)];
 
     private Shard ShardOf(UserId user, out int hash)
